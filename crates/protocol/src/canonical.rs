@@ -21,7 +21,6 @@ use base64::Engine as _;
 
 /// Appends `s` as a JSON string literal, escaped exactly as Go's `json.Marshal` does.
 pub fn write_string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     for c in s.chars() {
         match c {
@@ -35,11 +34,8 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
             '\u{2028}' => out.extend_from_slice(b"\\u2028"),
             '\u{2029}' => out.extend_from_slice(b"\\u2029"),
             '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
-                // Only ASCII reaches this arm, so the code point fits one byte.
-                let b = c as u32 as u8;
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
+                // Go writes `\u00` and two lower-case hex digits.
+                out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes());
             }
             _ => {
                 let mut buf = [0u8; 4];
@@ -94,7 +90,8 @@ impl ObjectWriter {
         match value {
             Some(bytes) => {
                 self.out.push(b'"');
-                self.out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
+                self.out
+                    .extend_from_slice(STANDARD.encode(bytes).as_bytes());
                 self.out.push(b'"');
             }
             None => self.out.extend_from_slice(b"null"),

@@ -225,21 +225,36 @@ mod tests {
     #[test]
     fn selected_codes_have_the_reference_spelling() {
         assert_eq!(ErrorCode::Unknown.as_str(), "ERROR_UNKNOWN");
-        assert_eq!(ErrorCode::TssPartyCreation.as_str(), "ERROR_TSS_PARTY_CREATION");
-        assert_eq!(ErrorCode::IncompatiblePeerIds.as_str(), "ERROR_INCOMPATIBLE_PEER_IDS");
+        assert_eq!(
+            ErrorCode::TssPartyCreation.as_str(),
+            "ERROR_TSS_PARTY_CREATION"
+        );
+        assert_eq!(
+            ErrorCode::IncompatiblePeerIds.as_str(),
+            "ERROR_INCOMPATIBLE_PEER_IDS"
+        );
         assert_eq!(
             ErrorCode::InvalidInitiatorSignature.as_str(),
             "ERROR_INVALID_INITIATOR_SIGNATURE"
         );
-        assert_eq!(ErrorCode::MaxDeliveryAttempts.as_str(), "ERROR_MAX_DELIVERY_ATTEMPTS");
-        assert_eq!(ErrorCode::ClusterNotReady.as_str(), "ERROR_CLUSTER_NOT_READY");
+        assert_eq!(
+            ErrorCode::MaxDeliveryAttempts.as_str(),
+            "ERROR_MAX_DELIVERY_ATTEMPTS"
+        );
+        assert_eq!(
+            ErrorCode::ClusterNotReady.as_str(),
+            "ERROR_CLUSTER_NOT_READY"
+        );
     }
 
     #[test]
     fn a_code_added_by_a_later_server_parses_as_other_and_survives_re_encoding() {
         let code: ErrorCode = serde_json::from_str("\"ERROR_FROM_THE_FUTURE\"").unwrap();
         assert_eq!(code, ErrorCode::Other("ERROR_FROM_THE_FUTURE".to_owned()));
-        assert_eq!(serde_json::to_string(&code).unwrap(), "\"ERROR_FROM_THE_FUTURE\"");
+        assert_eq!(
+            serde_json::to_string(&code).unwrap(),
+            "\"ERROR_FROM_THE_FUTURE\""
+        );
     }
 
     #[test]

@@ -111,16 +111,25 @@ mod tests {
                 minimum: 2
             })
         );
-        assert!(matches!(Threshold::new(2, 4), Err(ThresholdError::BelowMajority { .. })));
+        assert!(matches!(
+            Threshold::new(2, 4),
+            Err(ThresholdError::BelowMajority { .. })
+        ));
     }
 
     #[test]
     fn more_signers_than_parties_is_rejected() {
-        assert!(matches!(Threshold::new(4, 3), Err(ThresholdError::AboveParties { .. })));
+        assert!(matches!(
+            Threshold::new(4, 3),
+            Err(ThresholdError::AboveParties { .. })
+        ));
     }
 
     #[test]
     fn single_party_committee_is_rejected() {
-        assert!(matches!(Threshold::new(1, 1), Err(ThresholdError::TooFewParties { .. })));
+        assert!(matches!(
+            Threshold::new(1, 1),
+            Err(ThresholdError::TooFewParties { .. })
+        ));
     }
 }

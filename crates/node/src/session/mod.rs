@@ -1,4 +1,5 @@
 //! Sessions: the lifetime of one threshold-protocol execution on this node — message routing,
-//! early-message buffering, replay protection and deadlines.
+//! early-message buffering, replay protection, and the glue to the `tss` protocols.
 
 pub mod router;
+pub mod wire;

@@ -158,7 +158,7 @@ fn pairwise_cipher(dh: &[u8; 32], a: &str, b: &str) -> XChaCha20Poly1305 {
     if hk.expand(&info, key.as_mut()).is_err() {
         unreachable!("hkdf-sha256 can always expand 32 bytes");
     }
-    XChaCha20Poly1305::new(key.as_ref().into())
+    XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()))
 }
 
 #[cfg(test)]

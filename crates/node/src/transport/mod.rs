@@ -6,5 +6,6 @@
 //! envelope is signed with the sender's Ed25519 identity. Nodes receive on one subject each
 //! (`mpc.node.<nodeID>`), so there is no per-session subscription to race against.
 
+pub mod bus;
 pub mod envelope;
 pub mod keys;

@@ -1,0 +1,158 @@
+//! Session control messages between a coordinator and the participants of a session.
+//!
+//! A coordinator sends [`Start`] to every participant (itself included) on the
+//! [`START`](crate::session::wire::START) channel; each participant answers with an [`Outcome`]
+//! in the coordinator's outcome session ([`outcome_session`]). Both travel in signed, encrypted
+//! envelopes like protocol messages, so neither can be forged or read by outsiders.
+
+use base64::Engine as _;
+use mpcium_protocol::ErrorCode;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which operation a session performs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// CGGMP24 aux info for the whole node set (once per node set).
+    AuxInfo,
+    /// Key generation: one secp256k1 and one Ed25519 key for a wallet.
+    Keygen,
+    /// One signature.
+    Sign,
+}
+
+/// A coordinator's order to run a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Start {
+    /// What to run.
+    pub operation: Operation,
+    /// Chosen by the coordinator per attempt (32 hex chars); makes every session id unique.
+    pub nonce: String,
+    /// The participants in party order (node ids).
+    pub participants: Vec<String>,
+    /// The client's request exactly as received (empty for aux info), so that every participant
+    /// verifies the initiator's signature itself.
+    #[serde(with = "base64_bytes")]
+    pub request: Vec<u8>,
+}
+
+/// A participant's report of how its part of a session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The nonce of the [`Start`] this answers.
+    pub nonce: String,
+    /// What the participant produced, or why it failed.
+    pub result: Result<Output, Failure>,
+}
+
+/// The public result of a participant's part. Identical on every honest participant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// Aux info is stored.
+    AuxInfo,
+    /// Both keys of a wallet: compressed secp256k1 (33 bytes) and Ed25519 (32 bytes), hex.
+    Keygen {
+        /// Compressed secp256k1 public key, hex.
+        ecdsa: String,
+        /// Compressed Ed25519 public key, hex.
+        eddsa: String,
+    },
+    /// An ECDSA signature.
+    Ecdsa {
+        /// `r`, hex.
+        r: String,
+        /// Low-s normalised `s`, hex.
+        s: String,
+        /// Recovery id consistent with `s`.
+        recovery_id: u8,
+    },
+    /// An Ed25519 signature `R ‖ S`, hex.
+    Eddsa {
+        /// The 64-byte signature, hex.
+        signature: String,
+    },
+}
+
+/// Why a participant's part failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Stable error code for the client.
+    pub code: String,
+    /// What went wrong, for people; never contains secrets.
+    pub reason: String,
+}
+
+impl Failure {
+    /// A failure with `code` and `reason`.
+    pub fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
+        Self { code: code.as_str().to_owned(), reason: reason.into() }
+    }
+
+    /// The error code.
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::from_wire(&self.code)
+    }
+}
+
+/// The session id under which participants send their [`Outcome`] for the session started with
+/// `nonce` (the coordinator registers it before sending [`Start`]).
+pub fn outcome_session(nonce: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"mpcium-rs/outcome/v1");
+    h.update(nonce.as_bytes());
+    h.finalize().into()
+}
+
+/// The session id of a [`Start`] envelope (so replayed starts are recognised).
+pub fn start_session(nonce: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"mpcium-rs/start/v1");
+    h.update(nonce.as_bytes());
+    h.finalize().into()
+}
+
+/// A fresh nonce: 16 random bytes, hex.
+pub fn new_nonce() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+mod base64_bytes {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_round_trips_through_json() {
+        let start = Start {
+            operation: Operation::Sign,
+            nonce: new_nonce(),
+            participants: vec!["a".into(), "b".into()],
+            request: b"{\"tx\":\"AA==\"}".to_vec(),
+        };
+        let json = serde_json::to_vec(&start).unwrap();
+        assert_eq!(serde_json::from_slice::<Start>(&json).unwrap(), start);
+    }
+
+    #[test]
+    fn outcome_and_start_sessions_differ_per_nonce_and_kind() {
+        assert_ne!(outcome_session("n1"), outcome_session("n2"));
+        assert_ne!(outcome_session("n1"), start_session("n1"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Glue between a registered session and a `tss` protocol: turns the session's inbox into the
+//! stream of [`WireMessage`]s a protocol reads, and a sink of [`WireMessage`]s into sealed
+//! envelopes on the bus.
+//!
+//! The envelope layer has authenticated the sending *node*; this layer checks that what the node
+//! says inside the payload agrees with the envelope (session, round, its own party index,
+//! broadcast vs. direct), so an honest-looking envelope cannot carry a message in another
+//! party's name.
+
+use std::pin::Pin;
+
+use futures::{Sink, Stream};
+use mpcium_tss::delivery::WireMessage;
+use mpcium_tss::{Participants, ProtocolKind, SessionId};
+
+use super::router::SessionInbox;
+use crate::transport::bus::{Bus, BusError};
+use crate::transport::envelope::{Channel, Header, Opened};
+
+/// Session-start orders from a coordinator (handled by the participant loop, not the router).
+pub const START: Channel = Channel(0);
+/// Participants' outcome reports (routed to the coordinator's outcome session).
+pub const OUTCOME: Channel = Channel(9);
+
+/// The envelope channel that carries messages of `kind`.
+pub fn channel_of(kind: ProtocolKind) -> Channel {
+    Channel(match kind {
+        ProtocolKind::EcdsaAuxInfo => 1,
+        ProtocolKind::EcdsaKeygen => 2,
+        ProtocolKind::EcdsaPresign => 3,
+        ProtocolKind::EcdsaSign => 4,
+        ProtocolKind::EcdsaReshare => 5,
+        ProtocolKind::EddsaKeygen => 6,
+        ProtocolKind::EddsaSign => 7,
+        ProtocolKind::EddsaReshare => 8,
+    })
+}
+
+/// The incoming half: verified protocol messages of one session.
+pub fn incoming(
+    inbox: SessionInbox,
+    session: SessionId,
+    participants: Participants,
+) -> Pin<Box<dyn Stream<Item = WireMessage> + Send>> {
+    Box::pin(futures::stream::unfold(
+        (inbox, participants),
+        move |(mut inbox, participants)| async move {
+            loop {
+                let opened = inbox.recv().await?;
+                match check(&opened, session, &participants) {
+                    Ok(wire) => return Some((wire, (inbox, participants))),
+                    Err(reason) => tracing::warn!(
+                        from = %opened.header.from,
+                        round = opened.header.round,
+                        reason,
+                        "dropped inconsistent protocol message"
+                    ),
+                }
+            }
+        },
+    ))
+}
+
+fn check(opened: &Opened, session: SessionId, participants: &Participants) -> Result<WireMessage, &'static str> {
+    let wire = WireMessage::decode(&opened.payload).map_err(|_| "undecodable frame")?;
+    if wire.session != session || opened.header.session != *session.as_bytes() {
+        return Err("session differs from the envelope");
+    }
+    if wire.round != opened.header.round {
+        return Err("round differs from the envelope");
+    }
+    if participants.index_of(&opened.header.from) != Some(wire.sender) {
+        return Err("party index differs from the authenticated sender");
+    }
+    if wire.recipient.is_none() != opened.header.broadcast {
+        return Err("broadcast flag differs from the envelope");
+    }
+    if let Some(to) = wire.recipient {
+        if participants.node(to) != Some(opened.header.to.as_str()) {
+            return Err("recipient differs from the envelope");
+        }
+    }
+    Ok(wire)
+}
+
+/// The outgoing half: seals each protocol message for its recipient(s) and publishes it.
+pub fn outgoing(
+    bus: Bus,
+    channel: Channel,
+    participants: Participants,
+) -> Pin<Box<dyn Sink<WireMessage, Error = BusError> + Send>> {
+    let state = Outbox { bus, channel, participants, seq: 0 };
+    Box::pin(futures::sink::unfold(state, |mut state, wire: WireMessage| async move {
+        state.send(&wire).await?;
+        Ok::<_, BusError>(state)
+    }))
+}
+
+struct Outbox {
+    bus: Bus,
+    channel: Channel,
+    participants: Participants,
+    seq: u64,
+}
+
+impl Outbox {
+    async fn send(&mut self, wire: &WireMessage) -> Result<(), BusError> {
+        let frame = wire.encode();
+        let me = self.bus.node_id().to_owned();
+        let recipients: Vec<String> = match wire.recipient {
+            Some(to) => self.participants.node(to).map(str::to_owned).into_iter().collect(),
+            None => self.participants.nodes().iter().filter(|n| **n != me).cloned().collect(),
+        };
+        for to in recipients {
+            let header = Header {
+                channel: self.channel,
+                session: *wire.session.as_bytes(),
+                round: wire.round,
+                seq: self.seq,
+                broadcast: wire.recipient.is_none(),
+                from: me.clone(),
+                to,
+            };
+            self.seq += 1;
+            self.bus.send(&header, &frame).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,305 @@
+//! Client requests (`GenerateKeyMessage`, `SignTxMessage`, `ResharingMessage`), their JSON form
+//! and the canonical bytes the event initiator signs (reference `Raw()`).
+//!
+//! Decoding (`from_json`) validates once at the edge: sizes, types, base64, key type, and IDs
+//! usable in NATS subjects (see [`crate::ids`]). Encoding (`to_json`) produces Go `json.Marshal`
+//! bytes, so a Rust client's messages are indistinguishable from the Go client's.
+//!
+//! Go's nil-versus-empty distinction survives a round trip where it is signed or visible:
+//! `node_ids` and `derivation_path` are `Option<Vec<_>>` (`None` ⇒ `null`, `Some(vec![])` ⇒ `[]`).
+//! Signatures are plain `Vec<u8>` (empty ⇒ `null`, as the reference's unsigned messages show them).
+//!
+//! What is signed (reference behaviour, kept for compatibility):
+//! * keygen: the UTF-8 bytes of `wallet_id`;
+//! * signing: `{key_type, wallet_id, network_internal_code, tx_id, tx}` — `derivation_path` and
+//!   the authorizer signatures are **not** covered;
+//! * resharing: `{session_id, node_ids, new_threshold, key_type, wallet_id}`.
+
+use crate::canonical::ObjectWriter;
+use crate::decode::{
+    parse_object, DecodeError, Fields, MAX_AUTHORIZER_SIGNATURES, MAX_DERIVATION_DEPTH,
+    MAX_NODE_IDS, MAX_SIGNATURE_BYTES, MAX_TEXT_BYTES, MAX_TX_BYTES,
+};
+use crate::key_type::KeyType;
+
+/// First hardened BIP-32 index; derivation paths are non-hardened only.
+pub const HARDENED_INDEX: u32 = 1 << 31;
+
+/// A co-signature by an authorizer over the initiator's request (see [`InitiatorMessage::authorizer_payload`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizerSignature {
+    /// Which configured authorizer signed.
+    pub authorizer_id: String,
+    /// Ed25519 raw or P-256 DER signature over the authorizer payload.
+    pub signature: Vec<u8>,
+}
+
+/// A request signed by the event initiator.
+pub trait InitiatorMessage {
+    /// The canonical bytes the initiator signs (reference `Raw()`).
+    fn signed_bytes(&self) -> Vec<u8>;
+    /// The ID the reference logs the request under (`InitiatorID()`): wallet, tx or wallet ID.
+    fn initiator_id(&self) -> &str;
+    /// The initiator's signature over [`InitiatorMessage::signed_bytes`].
+    fn initiator_signature(&self) -> &[u8];
+    /// Authorizer co-signatures, possibly none.
+    fn authorizer_signatures(&self) -> &[AuthorizerSignature];
+
+    /// The bytes every authorizer signs: Go `json.Marshal` of
+    /// `{initiator_id, initiator_raw: base64(signed_bytes), initiator_sig: base64(signature)}`.
+    fn authorizer_payload(&self) -> Vec<u8> {
+        let raw = self.signed_bytes();
+        let sig = self.initiator_signature();
+        let mut w = ObjectWriter::new();
+        w.string("initiator_id", self.initiator_id())
+            .bytes("initiator_raw", Some(&raw))
+            .bytes("initiator_sig", nil_if_empty(sig));
+        w.finish()
+    }
+}
+
+/// Request to create a wallet (one secp256k1 and one Ed25519 key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenerateKeyMessage {
+    /// Client-chosen wallet ID.
+    pub wallet_id: String,
+    /// Initiator signature over the wallet ID.
+    pub signature: Vec<u8>,
+    /// Authorizer co-signatures (omitted from JSON when empty).
+    pub authorizer_signatures: Vec<AuthorizerSignature>,
+}
+
+/// Request to sign a transaction with one of a wallet's keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignTxMessage {
+    /// Which of the wallet's keys signs.
+    pub key_type: KeyType,
+    /// Wallet whose key signs.
+    pub wallet_id: String,
+    /// Opaque network tag echoed back in the result.
+    pub network_internal_code: String,
+    /// Client-chosen unique transaction ID.
+    pub tx_id: String,
+    /// What to sign: a 32-byte hash for secp256k1, the full message for Ed25519.
+    pub tx: Vec<u8>,
+    /// Initiator signature over [`InitiatorMessage::signed_bytes`].
+    pub signature: Vec<u8>,
+    /// Non-hardened child-key path; `None` is JSON `null` (no omitempty in the reference).
+    pub derivation_path: Option<Vec<u32>>,
+    /// Authorizer co-signatures (omitted from JSON when empty).
+    pub authorizer_signatures: Vec<AuthorizerSignature>,
+}
+
+/// Request to move a wallet key to a new committee and threshold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResharingMessage {
+    /// Client-chosen resharing session ID (names the result subject).
+    pub session_id: String,
+    /// Node IDs of the new committee; `None` is JSON `null`, which is signed as such.
+    pub node_ids: Option<Vec<String>>,
+    /// New threshold exactly as sent; which reading it has (signers or polynomial degree, see
+    /// [`crate::Threshold`]) is the node's decision.
+    pub new_threshold: u16,
+    /// Which of the wallet's keys is reshared.
+    pub key_type: KeyType,
+    /// Wallet whose key is reshared.
+    pub wallet_id: String,
+    /// Initiator signature (omitted from JSON when empty).
+    pub signature: Vec<u8>,
+    /// Authorizer co-signatures (omitted from JSON when empty).
+    pub authorizer_signatures: Vec<AuthorizerSignature>,
+}
+
+fn nil_if_empty(bytes: &[u8]) -> Option<&[u8]> {
+    (!bytes.is_empty()).then_some(bytes)
+}
+
+fn signature_field(fields: &Fields<'_>) -> Result<Vec<u8>, DecodeError> {
+    Ok(fields
+        .bytes("signature", MAX_SIGNATURE_BYTES)?
+        .unwrap_or_default())
+}
+
+fn decode_authorizers(fields: &Fields<'_>) -> Result<Vec<AuthorizerSignature>, DecodeError> {
+    fields
+        .objects("authorizer_signatures", MAX_AUTHORIZER_SIGNATURES)?
+        .iter()
+        .map(|entry| {
+            Ok(AuthorizerSignature {
+                authorizer_id: entry.required_text("authorizer_id", MAX_TEXT_BYTES)?,
+                signature: signature_field(entry)?,
+            })
+        })
+        .collect()
+}
+
+/// Writes `authorizer_signatures` unless empty (`omitempty`).
+fn write_authorizers(w: &mut ObjectWriter, sigs: &[AuthorizerSignature]) {
+    if sigs.is_empty() {
+        return;
+    }
+    let mut array = vec![b'['];
+    for (i, sig) in sigs.iter().enumerate() {
+        if i > 0 {
+            array.push(b',');
+        }
+        let mut entry = ObjectWriter::new();
+        entry
+            .string("authorizer_id", &sig.authorizer_id)
+            .bytes("signature", nil_if_empty(&sig.signature));
+        array.extend_from_slice(&entry.finish());
+    }
+    array.push(b']');
+    w.raw("authorizer_signatures", &array);
+}
+
+impl GenerateKeyMessage {
+    /// Decodes and validates a request received from the network.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let map = parse_object(bytes)?;
+        let f = Fields::new(&map, String::new());
+        Ok(Self {
+            wallet_id: f.id("wallet_id")?,
+            signature: signature_field(&f)?,
+            authorizer_signatures: decode_authorizers(&f)?,
+        })
+    }
+
+    /// Encodes the request as Go `json.Marshal` does.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut w = ObjectWriter::new();
+        w.string("wallet_id", &self.wallet_id)
+            .bytes("signature", nil_if_empty(&self.signature));
+        write_authorizers(&mut w, &self.authorizer_signatures);
+        w.finish()
+    }
+}
+
+impl InitiatorMessage for GenerateKeyMessage {
+    fn signed_bytes(&self) -> Vec<u8> {
+        self.wallet_id.as_bytes().to_vec()
+    }
+
+    fn initiator_id(&self) -> &str {
+        &self.wallet_id
+    }
+
+    fn initiator_signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    fn authorizer_signatures(&self) -> &[AuthorizerSignature] {
+        &self.authorizer_signatures
+    }
+}
+
+impl SignTxMessage {
+    /// Decodes and validates a request received from the network.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let map = parse_object(bytes)?;
+        let f = Fields::new(&map, String::new());
+        Ok(Self {
+            key_type: f.key_type("key_type")?,
+            wallet_id: f.id("wallet_id")?,
+            network_internal_code: f.text("network_internal_code", MAX_TEXT_BYTES)?,
+            tx_id: f.id("tx_id")?,
+            tx: f.required_bytes("tx", MAX_TX_BYTES)?,
+            signature: signature_field(&f)?,
+            derivation_path: f.u32s("derivation_path", MAX_DERIVATION_DEPTH, HARDENED_INDEX)?,
+            authorizer_signatures: decode_authorizers(&f)?,
+        })
+    }
+
+    /// Encodes the request as Go `json.Marshal` does.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut w = ObjectWriter::new();
+        w.string("key_type", self.key_type.as_str())
+            .string("wallet_id", &self.wallet_id)
+            .string("network_internal_code", &self.network_internal_code)
+            .string("tx_id", &self.tx_id)
+            .bytes("tx", Some(&self.tx))
+            .bytes("signature", nil_if_empty(&self.signature))
+            .integers("derivation_path", self.derivation_path.as_deref());
+        write_authorizers(&mut w, &self.authorizer_signatures);
+        w.finish()
+    }
+}
+
+impl InitiatorMessage for SignTxMessage {
+    fn signed_bytes(&self) -> Vec<u8> {
+        let mut w = ObjectWriter::new();
+        w.string("key_type", self.key_type.as_str())
+            .string("wallet_id", &self.wallet_id)
+            .string("network_internal_code", &self.network_internal_code)
+            .string("tx_id", &self.tx_id)
+            .bytes("tx", Some(&self.tx));
+        w.finish()
+    }
+
+    fn initiator_id(&self) -> &str {
+        &self.tx_id
+    }
+
+    fn initiator_signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    fn authorizer_signatures(&self) -> &[AuthorizerSignature] {
+        &self.authorizer_signatures
+    }
+}
+
+impl ResharingMessage {
+    /// Decodes and validates a request received from the network.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let map = parse_object(bytes)?;
+        let f = Fields::new(&map, String::new());
+        Ok(Self {
+            session_id: f.id("session_id")?,
+            node_ids: f.ids("node_ids", MAX_NODE_IDS)?,
+            new_threshold: f.u16("new_threshold")?,
+            key_type: f.key_type("key_type")?,
+            wallet_id: f.id("wallet_id")?,
+            signature: signature_field(&f)?,
+            authorizer_signatures: decode_authorizers(&f)?,
+        })
+    }
+
+    fn unsigned_fields(&self) -> ObjectWriter {
+        let mut w = ObjectWriter::new();
+        w.string("session_id", &self.session_id)
+            .strings("node_ids", self.node_ids.as_deref())
+            .integer("new_threshold", i64::from(self.new_threshold))
+            .string("key_type", self.key_type.as_str())
+            .string("wallet_id", &self.wallet_id);
+        w
+    }
+
+    /// Encodes the request as Go `json.Marshal` does.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut w = self.unsigned_fields();
+        if !self.signature.is_empty() {
+            w.bytes("signature", Some(&self.signature));
+        }
+        write_authorizers(&mut w, &self.authorizer_signatures);
+        w.finish()
+    }
+}
+
+impl InitiatorMessage for ResharingMessage {
+    fn signed_bytes(&self) -> Vec<u8> {
+        self.unsigned_fields().finish()
+    }
+
+    fn initiator_id(&self) -> &str {
+        &self.wallet_id
+    }
+
+    fn initiator_signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    fn authorizer_signatures(&self) -> &[AuthorizerSignature] {
+        &self.authorizer_signatures
+    }
+}
