@@ -35,6 +35,16 @@ pub struct Start {
     /// verifies the initiator's signature itself.
     #[serde(with = "base64_bytes")]
     pub request: Vec<u8>,
+    /// For keygen: the aux-info run (nonce) whose parameters complete the ECDSA key share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aux_run: Option<String>,
+}
+
+impl Start {
+    /// An order with a fresh nonce.
+    pub fn new(operation: Operation, participants: Vec<String>, request: Vec<u8>) -> Self {
+        Self { operation, nonce: new_nonce(), participants, request, aux_run: None }
+    }
 }
 
 /// A participant's report of how its part of a session ended.
@@ -140,12 +150,11 @@ mod tests {
 
     #[test]
     fn start_round_trips_through_json() {
-        let start = Start {
-            operation: Operation::Sign,
-            nonce: new_nonce(),
-            participants: vec!["a".into(), "b".into()],
-            request: b"{\"tx\":\"AA==\"}".to_vec(),
-        };
+        let start = Start::new(
+            Operation::Sign,
+            vec!["a".into(), "b".into()],
+            b"{\"tx\":\"AA==\"}".to_vec(),
+        );
         let json = serde_json::to_vec(&start).unwrap();
         assert_eq!(serde_json::from_slice::<Start>(&json).unwrap(), start);
     }

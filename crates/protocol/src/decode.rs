@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::error_code::ErrorCode;
 use crate::ids::{check_id, IdError};
 use crate::key_type::KeyType;
+use crate::message_hash::MessageHash;
 
 /// Largest request accepted, in bytes (1 MiB, the NATS default `max_payload`).
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -120,6 +121,32 @@ pub enum FieldProblem {
     /// An ID that cannot be used in NATS subjects.
     #[error("{0}")]
     InvalidId(#[from] IdError),
+    /// A `request_version` this version does not define.
+    #[error("must be {supported} (the extended request form); omit it for the reference form, got {found}")]
+    UnsupportedRequestVersion {
+        /// The value as sent (JSON number text).
+        found: String,
+        /// The only version accepted.
+        supported: u32,
+    },
+    /// Not a supported hash mode.
+    #[error("must be \"keccak256\", \"sha256\" or \"sha256d\"")]
+    UnknownHash,
+    /// `hash` sent without `"request_version": 2`; the reference form cannot sign it.
+    #[error("requires \"request_version\": 2, so that the hash mode is covered by the initiator signature")]
+    HashNeedsRequestVersion,
+    /// `hash` sent for an Ed25519 key, which signs the message itself.
+    #[error("is not allowed with key_type \"ed25519\": ed25519 signs the message itself")]
+    HashWithEd25519,
+    /// A secp256k1 `tx` without `hash` that is not a 32-byte digest.
+    #[error(
+        "must be a 32-byte digest for key_type \"secp256k1\", got {len} bytes; \
+         to have the nodes hash a message, send it with \"hash\" and \"request_version\": 2"
+    )]
+    NotADigest {
+        /// Length received.
+        len: usize,
+    },
 }
 
 /// Go's `base64.StdEncoding` as `encoding/json` uses it: padding required, non-zero trailing
@@ -266,6 +293,51 @@ impl<'a> Fields<'a> {
                 field,
                 FieldProblem::WrongType {
                     expected: "an integer",
+                },
+            )),
+        }
+    }
+
+    /// An optional `request_version`: missing or `null` ⇒ `None`; any value but `supported` is
+    /// refused.
+    pub(crate) fn request_version(
+        &self,
+        field: &str,
+        supported: u32,
+    ) -> Result<Option<u32>, DecodeError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Number(n)) if n.as_u64() == Some(u64::from(supported)) => {
+                Ok(Some(supported))
+            }
+            Some(Value::Number(n)) => Err(self.err(
+                field,
+                FieldProblem::UnsupportedRequestVersion {
+                    found: n.to_string(),
+                    supported,
+                },
+            )),
+            Some(_) => Err(self.err(
+                field,
+                FieldProblem::WrongType {
+                    expected: "an integer",
+                },
+            )),
+        }
+    }
+
+    /// An optional hash mode: missing or `null` ⇒ `None`.
+    pub(crate) fn message_hash(&self, field: &str) -> Result<Option<MessageHash>, DecodeError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => s
+                .parse()
+                .map(Some)
+                .map_err(|_| self.err(field, FieldProblem::UnknownHash)),
+            Some(_) => Err(self.err(
+                field,
+                FieldProblem::WrongType {
+                    expected: "a string",
                 },
             )),
         }

@@ -10,6 +10,7 @@
 //!   with limits and validation (`from_json`), encoded as Go would (`to_json`), and the bytes the
 //!   initiator signs ([`InitiatorMessage::signed_bytes`]).
 //! * [`results`]: [`KeygenResultEvent`], [`SigningResultEvent`], [`ResharingResultEvent`].
+//! * [`message_hash`]: [`MessageHash`], how nodes hash a message in the extended signing form.
 //! * [`error_code`]: [`ErrorCode`], every `ERROR_*` string, tolerant of unknown codes.
 //! * [`subjects`]: streams, subjects, consumers, headers, `Nats-Msg-Id` keys.
 //! * [`auth`]: [`PublicKey`] (Ed25519 / P-256) and [`Authorizers`].
@@ -49,8 +50,10 @@ pub mod auth;
 pub mod canonical;
 pub mod decode;
 pub mod error_code;
+pub mod hd;
 pub mod ids;
 pub mod key_type;
+pub mod message_hash;
 pub mod requests;
 pub mod results;
 pub mod subjects;
@@ -64,6 +67,7 @@ pub use decode::{DecodeError, FieldProblem};
 pub use error_code::ErrorCode;
 pub use ids::{ClientId, IdError};
 pub use key_type::{KeyType, UnknownKeyType};
+pub use message_hash::{MessageHash, UnknownMessageHash};
 pub use requests::{
     AuthorizerSignature, GenerateKeyMessage, InitiatorMessage, ResharingMessage, SignTxMessage,
 };

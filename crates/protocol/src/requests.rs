@@ -14,16 +14,30 @@
 //! * signing: `{key_type, wallet_id, network_internal_code, tx_id, tx}` — `derivation_path` and
 //!   the authorizer signatures are **not** covered;
 //! * resharing: `{session_id, node_ids, new_threshold, key_type, wallet_id}`.
+//!
+//! The extended signing form (ours, additive): a request with `"request_version": 2` signs
+//! `{key_type, wallet_id, network_internal_code, tx_id, tx, derivation_path, hash,
+//! request_version}`, so the derivation path and the hash mode are covered too. With `hash`
+//! (extended form only, secp256k1 only) `tx` is the message and nodes hash it themselves;
+//! without it a secp256k1 `tx` must be the 32-byte digest. See `docs/protocol.md`.
 
 use crate::canonical::ObjectWriter;
+use crate::decode::FieldProblem;
 use crate::decode::{
     parse_object, DecodeError, Fields, MAX_AUTHORIZER_SIGNATURES, MAX_DERIVATION_DEPTH,
     MAX_NODE_IDS, MAX_SIGNATURE_BYTES, MAX_TEXT_BYTES, MAX_TX_BYTES,
 };
 use crate::key_type::KeyType;
+use crate::message_hash::MessageHash;
 
 /// First hardened BIP-32 index; derivation paths are non-hardened only.
 pub const HARDENED_INDEX: u32 = 1 << 31;
+
+/// The only `request_version` defined: the extended signing form.
+pub const EXTENDED_REQUEST_VERSION: u32 = 2;
+
+/// Length of the digest a secp256k1 request carries in `tx` when it names no `hash`.
+pub const DIGEST_BYTES: usize = 32;
 
 /// A co-signature by an authorizer over the initiator's request (see [`InitiatorMessage::authorizer_payload`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,7 +94,8 @@ pub struct SignTxMessage {
     pub network_internal_code: String,
     /// Client-chosen unique transaction ID.
     pub tx_id: String,
-    /// What to sign: a 32-byte hash for secp256k1, the full message for Ed25519.
+    /// What to sign: for secp256k1 the 32-byte digest, or the message when [`Self::hash`] is
+    /// set; for Ed25519 the full message.
     pub tx: Vec<u8>,
     /// Initiator signature over [`InitiatorMessage::signed_bytes`].
     pub signature: Vec<u8>,
@@ -88,6 +103,10 @@ pub struct SignTxMessage {
     pub derivation_path: Option<Vec<u32>>,
     /// Authorizer co-signatures (omitted from JSON when empty).
     pub authorizer_signatures: Vec<AuthorizerSignature>,
+    /// `Some(2)` selects the extended form; `None` (omitted from JSON) the reference form.
+    pub request_version: Option<u32>,
+    /// How nodes hash `tx` before ECDSA signing (extended form only; omitted when `None`).
+    pub hash: Option<MessageHash>,
 }
 
 /// Request to move a wallet key to a new committee and threshold.
@@ -97,8 +116,9 @@ pub struct ResharingMessage {
     pub session_id: String,
     /// Node IDs of the new committee; `None` is JSON `null`, which is signed as such.
     pub node_ids: Option<Vec<String>>,
-    /// New threshold exactly as sent; which reading it has (signers or polynomial degree, see
-    /// [`crate::Threshold`]) is the node's decision.
+    /// New threshold exactly as sent. mpcium-rs nodes read it as the number of signers
+    /// required (see [`crate::Threshold`]) and refuse a value that only makes sense as a
+    /// polynomial degree with `ERROR_INVALID_THRESHOLD`.
     pub new_threshold: u16,
     /// Which of the wallet's keys is reshared.
     pub key_type: KeyType,
@@ -198,7 +218,7 @@ impl SignTxMessage {
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
         let map = parse_object(bytes)?;
         let f = Fields::new(&map, String::new());
-        Ok(Self {
+        Self {
             key_type: f.key_type("key_type")?,
             wallet_id: f.id("wallet_id")?,
             network_internal_code: f.text("network_internal_code", MAX_TEXT_BYTES)?,
@@ -207,10 +227,47 @@ impl SignTxMessage {
             signature: signature_field(&f)?,
             derivation_path: f.u32s("derivation_path", MAX_DERIVATION_DEPTH, HARDENED_INDEX)?,
             authorizer_signatures: decode_authorizers(&f)?,
-        })
+            request_version: f.request_version("request_version", EXTENDED_REQUEST_VERSION)?,
+            hash: f.message_hash("hash")?,
+        }
+        .checked()
     }
 
-    /// Encodes the request as Go `json.Marshal` does.
+    /// Cross-field rules of the extended form, applied after every field decoded on its own.
+    fn checked(self) -> Result<Self, DecodeError> {
+        let problem = |field: &str, problem| {
+            Err(DecodeError::Field {
+                field: field.to_owned(),
+                problem,
+            })
+        };
+        match (self.hash, self.key_type) {
+            (Some(_), _) if self.request_version.is_none() => {
+                problem("hash", FieldProblem::HashNeedsRequestVersion)
+            }
+            (Some(_), KeyType::Ed25519) => problem("hash", FieldProblem::HashWithEd25519),
+            (None, KeyType::Secp256k1) if self.tx.len() != DIGEST_BYTES => {
+                problem("tx", FieldProblem::NotADigest { len: self.tx.len() })
+            }
+            _ => Ok(self),
+        }
+    }
+
+    /// The 32-byte digest a secp256k1 signature covers: `hash(tx)` when a hash mode is named,
+    /// else `tx` itself. `None` for Ed25519, or for a hand-built request whose `tx` is not a
+    /// digest (decoded requests never are).
+    pub fn ecdsa_digest(&self) -> Option<[u8; 32]> {
+        if self.key_type != KeyType::Secp256k1 {
+            return None;
+        }
+        match self.hash {
+            Some(hash) => Some(hash.digest(&self.tx)),
+            None => self.tx.as_slice().try_into().ok(),
+        }
+    }
+
+    /// Encodes the request as Go `json.Marshal` would, with `hash` and `request_version`
+    /// appended only when set (`omitempty`), so reference-form requests are unchanged.
     pub fn to_json(&self) -> Vec<u8> {
         let mut w = ObjectWriter::new();
         w.string("key_type", self.key_type.as_str())
@@ -221,11 +278,20 @@ impl SignTxMessage {
             .bytes("signature", nil_if_empty(&self.signature))
             .integers("derivation_path", self.derivation_path.as_deref());
         write_authorizers(&mut w, &self.authorizer_signatures);
+        if let Some(hash) = self.hash {
+            w.string("hash", hash.as_str());
+        }
+        if let Some(version) = self.request_version {
+            w.integer("request_version", i64::from(version));
+        }
         w.finish()
     }
 }
 
 impl InitiatorMessage for SignTxMessage {
+    /// Reference form: `{key_type, wallet_id, network_internal_code, tx_id, tx}`. Extended form
+    /// (`request_version` set): the same followed by `derivation_path`, `hash` (`null` when
+    /// absent) and `request_version`.
     fn signed_bytes(&self) -> Vec<u8> {
         let mut w = ObjectWriter::new();
         w.string("key_type", self.key_type.as_str())
@@ -233,6 +299,14 @@ impl InitiatorMessage for SignTxMessage {
             .string("network_internal_code", &self.network_internal_code)
             .string("tx_id", &self.tx_id)
             .bytes("tx", Some(&self.tx));
+        if let Some(version) = self.request_version {
+            w.integers("derivation_path", self.derivation_path.as_deref());
+            match self.hash {
+                Some(hash) => w.string("hash", hash.as_str()),
+                None => w.raw("hash", b"null"),
+            };
+            w.integer("request_version", i64::from(version));
+        }
         w.finish()
     }
 

@@ -59,6 +59,8 @@ fn golden_sign_tx() -> SignTxMessage {
         signature: Vec::new(),
         derivation_path: None,
         authorizer_signatures: Vec::new(),
+        request_version: None,
+        hash: None,
     }
 }
 

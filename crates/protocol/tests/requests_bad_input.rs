@@ -7,8 +7,10 @@ use mpcium_protocol::{
     SignTxMessage,
 };
 
+// Ed25519, so that `tx` may have any length; the secp256k1 digest rule has its own tests in
+// `requests_extended.rs`.
 const SIGN_FIELDS: &str =
-    r#""key_type":"secp256k1","wallet_id":"w1","network_internal_code":"eth","tx_id":"t1""#;
+    r#""key_type":"ed25519","wallet_id":"w1","network_internal_code":"sol","tx_id":"t1""#;
 
 fn sign_with(extra: &str) -> Result<SignTxMessage, DecodeError> {
     SignTxMessage::from_json(format!("{{{SIGN_FIELDS},{extra}}}").as_bytes())

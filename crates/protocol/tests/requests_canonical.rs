@@ -20,6 +20,8 @@ fn sign_tx(nic: &str) -> SignTxMessage {
         signature: vec![1, 2, 3],
         derivation_path: None,
         authorizer_signatures: Vec::new(),
+        request_version: None,
+        hash: None,
     }
 }
 

@@ -24,8 +24,10 @@ pub mod session;
 pub mod delivery;
 pub mod ecdsa;
 pub mod eddsa;
-pub mod hd;
 pub mod material;
+
+/// HD derivation lives in `mpcium-protocol` so clients can derive child keys without the engine.
+pub use mpcium_protocol::hd;
 
 pub use error::{ErrorKind, TssError};
 pub use mpcium_protocol::{Threshold, ThresholdError};

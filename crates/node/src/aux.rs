@@ -1,0 +1,182 @@
+//! ECDSA preparation: safe primes and aux info.
+//!
+//! Every node needs one set of four 1536-bit safe primes per aux-info run (tens of seconds of
+//! CPU); [`ensure_primes`] generates them in the background at start-up, logs progress and keeps
+//! them sealed in the store. Aux info (Paillier and ring-Pedersen parameters) is produced once
+//! per node set by a joint run that the lowest node id of the set coordinates ([`maintain`]);
+//! each run is named by its nonce and stored under it, and a keygen names the run it uses, so
+//! nodes can never combine aux info from different runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpcium_protocol::ErrorCode;
+use mpcium_tss::ecdsa::{self, AuxInfo, Primes, PrimesJob};
+use mpcium_tss::{Participants, ProtocolKind, SessionId};
+use sha2::{Digest, Sha256};
+
+use crate::context::NodeContext;
+use crate::control::{Failure, Operation, Output, Start};
+use crate::coordinator;
+use crate::cpu::run_protocol;
+use crate::participant::{engine_failure, timeout_failure, SessionIo};
+use crate::store::Store;
+
+const CURRENT_PREFIX: &str = "ecdsa-aux-current/";
+const RUN_PREFIX: &str = "ecdsa-aux/";
+
+fn set_digest(node_ids: &[String]) -> String {
+    let mut h = Sha256::new();
+    for id in node_ids {
+        h.update((id.len() as u64).to_be_bytes());
+        h.update(id.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+fn run_name(node_ids: &[String], run: &str) -> String {
+    format!("{RUN_PREFIX}{}/{run}", set_digest(node_ids))
+}
+
+fn current_name(node_ids: &[String]) -> String {
+    format!("{CURRENT_PREFIX}{}", set_digest(node_ids))
+}
+
+fn storage(error: impl std::fmt::Display) -> Failure {
+    Failure::new(ErrorCode::StorageRead, error.to_string())
+}
+
+/// The run id of the aux info this node uses for `node_ids`, if it has one.
+pub fn current_run(store: &Store, node_ids: &[String]) -> Result<Option<String>, Failure> {
+    let Some(bytes) = store.aux(&current_name(node_ids)).map_err(storage)? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes.expose().to_vec())
+        .map(Some)
+        .map_err(|_| Failure::new(ErrorCode::DataCorruption, "aux-info pointer is not text"))
+}
+
+/// Loads the aux info of run `run` for the participants `parts`.
+pub fn load(store: &Store, parts: &Participants, run: &str) -> Result<Option<AuxInfo>, Failure> {
+    let Some(sealed) = store.aux(&run_name(parts.nodes(), run)).map_err(storage)? else {
+        return Ok(None);
+    };
+    AuxInfo::open(sealed.expose())
+        .map(Some)
+        .map_err(|e| Failure::new(ErrorCode::KeyLoad, format!("aux info: {e}")))
+}
+
+/// Makes sure one set of safe primes is stored, generating it (with progress logs) if not.
+/// Blocking work runs on the blocking pool.
+pub async fn ensure_primes(store: Arc<Store>) -> Result<(), Failure> {
+    let available = store.primes_count().map_err(storage)?;
+    if available > 0 {
+        tracing::info!(available, "safe primes ready");
+        return Ok(());
+    }
+    tracing::info!("generating safe primes for ECDSA aux info (4 x 1536 bits; typically 20-80 s)");
+    let started = std::time::Instant::now();
+    let primes = tokio::task::spawn_blocking(|| {
+        PrimesJob::new().run(|p| tracing::info!(done = p.done, total = p.total, "safe prime found"))
+    })
+    .await
+    .map_err(|_| Failure::new(ErrorCode::PreParamsGeneration, "prime generation panicked"))?
+    .map_err(|e| Failure::new(ErrorCode::PreParamsGeneration, e.to_string()))?;
+    let sealed = primes
+        .seal()
+        .map_err(|e| Failure::new(ErrorCode::PreParamsGeneration, e.to_string()))?;
+    store
+        .push_primes(&sealed)
+        .map_err(|e| Failure::new(ErrorCode::StorageWrite, e.to_string()))?;
+    tracing::info!(elapsed_s = started.elapsed().as_secs(), "safe primes ready");
+    Ok(())
+}
+
+/// [`ensure_primes`] for a background task: failures are logged.
+pub async fn ensure_primes_logged(store: Arc<Store>) {
+    if let Err(failure) = ensure_primes(store).await {
+        tracing::error!(reason = %failure.reason, "cannot prepare safe primes; ECDSA keygen will be unavailable");
+    }
+}
+
+/// Waits (polling the store) until a set of primes is available, then takes it.
+async fn take_primes(ctx: &NodeContext) -> Result<Primes, Failure> {
+    let deadline = tokio::time::Instant::now() + ctx.deadlines.primes_wait;
+    loop {
+        if let Some(sealed) = ctx.store.take_primes().map_err(storage)? {
+            return Primes::open(sealed.expose())
+                .map_err(|e| Failure::new(ErrorCode::KeyLoad, format!("stored primes: {e}")));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Failure::new(
+                ErrorCode::PreParamsGeneration,
+                "no safe primes became available in time for aux-info generation",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// This node's part of an aux-info run.
+pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
+    if start.participants != ctx.node_ids {
+        return Err(Failure::new(ErrorCode::IncompatiblePeerIds, "aux-info participants differ from this node's peer list"));
+    }
+    let parts = Participants::new(start.participants.clone())
+        .map_err(|e| Failure::new(ErrorCode::IncompatiblePeerIds, e.to_string()))?;
+    let me = parts
+        .index_of(&ctx.me)
+        .ok_or_else(|| Failure::new(ErrorCode::ParticipantNotFound, "this node is not in the node set"))?;
+    let sid = SessionId::derive(ProtocolKind::EcdsaAuxInfo, start.nonce.as_bytes(), &parts);
+    let io = SessionIo::open(&ctx, ProtocolKind::EcdsaAuxInfo, sid, &parts, me)?;
+    let primes = take_primes(&ctx).await?;
+    let n = parts.len();
+    let run = move || ecdsa::aux_info(sid, me, n, primes, io.party::<ecdsa::AuxInfoMsg>());
+    let aux = run_protocol(ctx.deadlines.aux_info, run)
+        .await
+        .map_err(|e| timeout_failure(e, "aux-info generation"))?
+        .map_err(|e| engine_failure(ErrorCode::PreParamsGeneration, &parts, e))?;
+    let sealed = aux.seal().map_err(|e| Failure::new(ErrorCode::KeySave, e.to_string()))?;
+    let write = |e: crate::store::StoreError| Failure::new(ErrorCode::StorageWrite, e.to_string());
+    ctx.store.put_aux(&run_name(parts.nodes(), &start.nonce), &sealed).map_err(write)?;
+    ctx.store.put_aux(&current_name(parts.nodes()), start.nonce.as_bytes()).map_err(write)?;
+    tracing::info!(run = %start.nonce, "aux info ready");
+    // Replace the primes this run consumed, in the background.
+    tokio::spawn(ensure_primes_logged(ctx.store.clone()));
+    Ok(Output::AuxInfo)
+}
+
+/// Keeps aux info available for the node set: the lowest node id runs a joint aux-info session
+/// whenever it has none and every node is ready; the others take part when asked. Runs until
+/// the task is aborted.
+pub async fn maintain(ctx: Arc<NodeContext>) {
+    if ctx.node_ids.first() != Some(&ctx.me) {
+        return;
+    }
+    match current_run(&ctx.store, &ctx.node_ids) {
+        Ok(Some(_)) => return,
+        Ok(None) => {}
+        Err(failure) => tracing::error!(reason = %failure.reason, "cannot read aux-info state"),
+    }
+    loop {
+        match coordinator::all_ready(&ctx).await {
+            Ok(true) => {
+                tracing::info!("all nodes ready: starting aux-info generation for the node set");
+                let start = Start::new(Operation::AuxInfo, ctx.node_ids.clone(), Vec::new());
+                let deadline = ctx.deadlines.aux_info + ctx.deadlines.primes_wait;
+                match coordinator::run_session(&ctx, start, deadline).await {
+                    Ok(_) => {
+                        tracing::info!("aux-info generation finished on every node");
+                        return;
+                    }
+                    Err(failure) => {
+                        tracing::warn!(reason = %failure.reason, "aux-info generation failed; retrying")
+                    }
+                }
+            }
+            Ok(false) => {}
+            Err(failure) => tracing::warn!(reason = %failure.reason, "cannot read readiness"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

@@ -1,0 +1,165 @@
+//! A node's wallets in its local store: key shares (sealed by the engine, encrypted by the
+//! store) and the keyinfo the node recorded when it took part in keygen. The local keyinfo is
+//! what a node trusts when asked to sign — never the shared registry.
+
+use mpcium_protocol::{ErrorCode, KeyType};
+use mpcium_tss::ecdsa::{EcdsaPublicKey, KeyShare};
+use mpcium_tss::eddsa::EddsaKeyShare;
+
+use crate::control::{Failure, Output};
+use crate::registry::KeyInfo;
+use crate::store::{self, Batch, Store};
+
+/// Keyinfo as stored locally (same JSON shape as the registry's).
+pub type StoredKeyInfo = KeyInfo;
+
+/// The store's name for a key type.
+pub fn store_key_type(key_type: KeyType) -> store::KeyType {
+    match key_type {
+        KeyType::Secp256k1 => store::KeyType::Ecdsa,
+        KeyType::Ed25519 => store::KeyType::Eddsa,
+    }
+}
+
+fn storage_failure(what: &str, error: impl std::fmt::Display) -> Failure {
+    Failure::new(ErrorCode::StorageRead, format!("{what}: {error}"))
+}
+
+/// Keygen indices of `nodes` in a wallet's committee, in the order given.
+pub trait CommitteeIndices {
+    /// Maps each node id to its keygen index; fails for a node outside the committee or a
+    /// node listed twice.
+    fn keygen_indices(&self, nodes: &[String]) -> Result<Vec<u16>, Failure>;
+}
+
+impl CommitteeIndices for KeyInfo {
+    fn keygen_indices(&self, nodes: &[String]) -> Result<Vec<u16>, Failure> {
+        let mut out = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let index = self
+                .participant_peer_ids
+                .iter()
+                .position(|p| p == node)
+                .and_then(|i| u16::try_from(i).ok())
+                .ok_or_else(|| {
+                    Failure::new(
+                        ErrorCode::IncompatiblePeerIds,
+                        format!("node {node} does not hold a share of this wallet"),
+                    )
+                })?;
+            if out.contains(&index) {
+                return Err(Failure::new(ErrorCode::IncompatiblePeerIds, format!("node {node} is listed twice")));
+            }
+            out.push(index);
+        }
+        Ok(out)
+    }
+}
+
+/// The keyinfo this node stored for a wallet's key, if any.
+pub fn load_keyinfo(store: &Store, key_type: KeyType, wallet: &str) -> Result<Option<KeyInfo>, Failure> {
+    let Some(bytes) = store
+        .keyinfo(store_key_type(key_type), wallet)
+        .map_err(|e| storage_failure("cannot read keyinfo", e))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Failure::new(ErrorCode::DataCorruption, format!("stored keyinfo of {wallet}: {e}")))
+}
+
+/// Loads version `version` of a wallet's ECDSA share.
+pub fn load_ecdsa_share(store: &Store, wallet: &str, version: u64) -> Result<KeyShare, Failure> {
+    let sealed = store
+        .share(store::KeyType::Ecdsa, wallet, version)
+        .map_err(|e| storage_failure("cannot read key share", e))?
+        .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("ecdsa share v{version} of {wallet} is missing")))?;
+    KeyShare::open(sealed.expose()).map_err(|e| Failure::new(ErrorCode::KeyLoad, e.to_string()))
+}
+
+/// Loads version `version` of a wallet's EdDSA share.
+pub fn load_eddsa_share(store: &Store, wallet: &str, version: u64) -> Result<EddsaKeyShare, Failure> {
+    let sealed = store
+        .share(store::KeyType::Eddsa, wallet, version)
+        .map_err(|e| storage_failure("cannot read key share", e))?
+        .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("eddsa share v{version} of {wallet} is missing")))?;
+    let (secret, public) = unpack(sealed.expose())
+        .ok_or_else(|| Failure::new(ErrorCode::DataCorruption, format!("stored eddsa share of {wallet} is truncated")))?;
+    EddsaKeyShare::open(secret, public).map_err(|e| Failure::new(ErrorCode::KeyLoad, e.to_string()))
+}
+
+/// Stores both shares of a new wallet and its keyinfo in one transaction, and returns the
+/// public keys as a keygen [`Output`].
+pub fn store_new_wallet(
+    store: &Store,
+    wallet: &str,
+    info: &KeyInfo,
+    ecdsa: &KeyShare,
+    eddsa: &EddsaKeyShare,
+) -> Result<Output, Failure> {
+    let save = |e: &dyn std::fmt::Display| Failure::new(ErrorCode::KeySave, e.to_string());
+    let ecdsa_sealed = ecdsa.seal().map_err(|e| save(&e))?;
+    let eddsa_sealed = eddsa.seal().map_err(|e| save(&e))?;
+    let eddsa_blob = pack(&eddsa_sealed.secret, &eddsa_sealed.public);
+    let info_json = serde_json::to_vec(info).map_err(|e| save(&e))?;
+    let mut batch = Batch::new();
+    batch.put_share(store::KeyType::Ecdsa, wallet, info.version, &ecdsa_sealed);
+    batch.put_share(store::KeyType::Eddsa, wallet, info.version, &eddsa_blob);
+    batch.put_keyinfo(store::KeyType::Ecdsa, wallet, &info_json);
+    batch.put_keyinfo(store::KeyType::Eddsa, wallet, &info_json);
+    store.commit(batch).map_err(|e| Failure::new(ErrorCode::StorageWrite, e.to_string()))?;
+    keygen_output(&ecdsa.public_key(), eddsa)
+}
+
+/// The keygen [`Output`] of a wallet this node already holds.
+pub fn stored_public_keys(store: &Store, wallet: &str) -> Result<Output, Failure> {
+    let info = load_keyinfo(store, KeyType::Secp256k1, wallet)?
+        .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("wallet {wallet} is not stored")))?;
+    let ecdsa = load_ecdsa_share(store, wallet, info.version)?;
+    let eddsa = load_eddsa_share(store, wallet, info.version)?;
+    keygen_output(&ecdsa.public_key(), &eddsa)
+}
+
+fn keygen_output(ecdsa: &EcdsaPublicKey, eddsa: &EddsaKeyShare) -> Result<Output, Failure> {
+    let eddsa = eddsa
+        .public_key()
+        .map_err(|e| Failure::new(ErrorCode::KeyEncoding, e.to_string()))?;
+    Ok(Output::Keygen { ecdsa: hex::encode(ecdsa.compressed()), eddsa: hex::encode(eddsa) })
+}
+
+/// `u32 len(a) ‖ a ‖ b`: the EdDSA share is two engine envelopes stored as one record.
+fn pack(a: &[u8], b: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(4 + a.len() + b.len()));
+    // Envelopes are kilobytes; u32 cannot overflow.
+    out.extend_from_slice(&(a.len() as u32).to_be_bytes());
+    out.extend_from_slice(a);
+    out.extend_from_slice(b);
+    out
+}
+
+fn unpack(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = bytes.split_first_chunk::<4>()?;
+    rest.split_at_checked(u32::from_be_bytes(*len) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_envelopes_unpack_to_the_same_parts() {
+        let packed = pack(b"secret", b"public");
+        assert_eq!(unpack(&packed), Some((&b"secret"[..], &b"public"[..])));
+        assert_eq!(unpack(&packed[..3]), None);
+        assert_eq!(unpack(&packed[..6]), None);
+    }
+
+    #[test]
+    fn committee_indices_follow_keygen_order_and_reject_strangers() {
+        let info = KeyInfo { participant_peer_ids: vec!["a".into(), "b".into(), "c".into()], threshold: 2, version: 1 };
+        assert_eq!(info.keygen_indices(&["c".into(), "a".into()]).unwrap(), vec![2, 0]);
+        assert!(info.keygen_indices(&["d".into()]).is_err());
+        assert!(info.keygen_indices(&["a".into(), "a".into()]).is_err());
+    }
+}
