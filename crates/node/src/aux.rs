@@ -120,13 +120,19 @@ async fn take_primes(ctx: &NodeContext) -> Result<Primes, Failure> {
 /// This node's part of an aux-info run.
 pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
     if start.participants != ctx.node_ids {
-        return Err(Failure::new(ErrorCode::IncompatiblePeerIds, "aux-info participants differ from this node's peer list"));
+        return Err(Failure::new(
+            ErrorCode::IncompatiblePeerIds,
+            "aux-info participants differ from this node's peer list",
+        ));
     }
     let parts = Participants::new(start.participants.clone())
         .map_err(|e| Failure::new(ErrorCode::IncompatiblePeerIds, e.to_string()))?;
-    let me = parts
-        .index_of(&ctx.me)
-        .ok_or_else(|| Failure::new(ErrorCode::ParticipantNotFound, "this node is not in the node set"))?;
+    let me = parts.index_of(&ctx.me).ok_or_else(|| {
+        Failure::new(
+            ErrorCode::ParticipantNotFound,
+            "this node is not in the node set",
+        )
+    })?;
     let sid = SessionId::derive(ProtocolKind::EcdsaAuxInfo, start.nonce.as_bytes(), &parts);
     let io = SessionIo::open(&ctx, ProtocolKind::EcdsaAuxInfo, sid, &parts, me)?;
     let primes = take_primes(&ctx).await?;
@@ -136,10 +142,16 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         .await
         .map_err(|e| timeout_failure(e, "aux-info generation"))?
         .map_err(|e| engine_failure(ErrorCode::PreParamsGeneration, &parts, e))?;
-    let sealed = aux.seal().map_err(|e| Failure::new(ErrorCode::KeySave, e.to_string()))?;
+    let sealed = aux
+        .seal()
+        .map_err(|e| Failure::new(ErrorCode::KeySave, e.to_string()))?;
     let write = |e: crate::store::StoreError| Failure::new(ErrorCode::StorageWrite, e.to_string());
-    ctx.store.put_aux(&run_name(parts.nodes(), &start.nonce), &sealed).map_err(write)?;
-    ctx.store.put_aux(&current_name(parts.nodes()), start.nonce.as_bytes()).map_err(write)?;
+    ctx.store
+        .put_aux(&run_name(parts.nodes(), &start.nonce), &sealed)
+        .map_err(write)?;
+    ctx.store
+        .put_aux(&current_name(parts.nodes()), start.nonce.as_bytes())
+        .map_err(write)?;
     tracing::info!(run = %start.nonce, "aux info ready");
     // Replace the primes this run consumed, in the background.
     tokio::spawn(ensure_primes_logged(ctx.store.clone()));

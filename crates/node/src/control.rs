@@ -43,7 +43,13 @@ pub struct Start {
 impl Start {
     /// An order with a fresh nonce.
     pub fn new(operation: Operation, participants: Vec<String>, request: Vec<u8>) -> Self {
-        Self { operation, nonce: new_nonce(), participants, request, aux_run: None }
+        Self {
+            operation,
+            nonce: new_nonce(),
+            participants,
+            request,
+            aux_run: None,
+        }
     }
 }
 
@@ -97,7 +103,10 @@ pub struct Failure {
 impl Failure {
     /// A failure with `code` and `reason`.
     pub fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
-        Self { code: code.as_str().to_owned(), reason: reason.into() }
+        Self {
+            code: code.as_str().to_owned(),
+            reason: reason.into(),
+        }
     }
 
     /// The error code.

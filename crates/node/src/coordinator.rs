@@ -38,10 +38,12 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// Nodes whose readiness is current in the registry.
 pub async fn ready_nodes(ctx: &NodeContext) -> Result<BTreeSet<String>, Failure> {
-    ctx.registry
-        .ready_nodes()
-        .await
-        .map_err(|e| Failure::new(ErrorCode::NetworkConnection, format!("cannot read readiness: {e}")))
+    ctx.registry.ready_nodes().await.map_err(|e| {
+        Failure::new(
+            ErrorCode::NetworkConnection,
+            format!("cannot read readiness: {e}"),
+        )
+    })
 }
 
 /// Whether every node of the cluster is ready.
@@ -63,7 +65,8 @@ pub async fn run_session(
         .router
         .register(outcome_key, start.participants.clone(), Instant::now())
         .map_err(|e| Failure::new(ErrorCode::SessionDuplicate, e.to_string()))?;
-    let payload = serde_json::to_vec(&start).map_err(|e| Failure::new(ErrorCode::MarshalFailure, e.to_string()))?;
+    let payload = serde_json::to_vec(&start)
+        .map_err(|e| Failure::new(ErrorCode::MarshalFailure, e.to_string()))?;
     for participant in &start.participants {
         let header = Header {
             channel: START,
@@ -75,7 +78,10 @@ pub async fn run_session(
             to: participant.clone(),
         };
         ctx.bus.send(&header, &payload).await.map_err(|e| {
-            Failure::new(ErrorCode::PeerUnavailable, format!("cannot reach {participant}: {e}"))
+            Failure::new(
+                ErrorCode::PeerUnavailable,
+                format!("cannot reach {participant}: {e}"),
+            )
         })?;
     }
 
@@ -83,7 +89,10 @@ pub async fn run_session(
     let collect = async {
         while outputs.iter().any(Option::is_none) {
             let Some(opened) = inbox.recv().await else {
-                return Err(Failure::new(ErrorCode::SessionCleanup, "outcome inbox closed"));
+                return Err(Failure::new(
+                    ErrorCode::SessionCleanup,
+                    "outcome inbox closed",
+                ));
             };
             let Ok(outcome) = serde_json::from_slice::<Outcome>(&opened.payload) else {
                 tracing::warn!(from = %opened.header.from, "dropped malformed outcome");
@@ -92,7 +101,11 @@ pub async fn run_session(
             if outcome.nonce != start.nonce {
                 continue;
             }
-            let Some(slot) = start.participants.iter().position(|p| *p == opened.header.from) else {
+            let Some(slot) = start
+                .participants
+                .iter()
+                .position(|p| *p == opened.header.from)
+            else {
                 continue;
             };
             match outcome.result {
@@ -202,9 +215,18 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
         let _ = message.ack_with(AckKind::Term).await;
         return;
     };
-    if let Err(error) = publish_result(js, reply.subject.clone(), &reply.msg_id, reply.payload.clone()).await {
+    if let Err(error) = publish_result(
+        js,
+        reply.subject.clone(),
+        &reply.msg_id,
+        reply.payload.clone(),
+    )
+    .await
+    {
         tracing::error!(%error, "cannot publish result; the request will be redelivered");
-        let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+        let _ = message
+            .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+            .await;
         return;
     }
     if let Some(key) = &reply.cache_key {
@@ -241,7 +263,11 @@ fn digest(bytes: &[u8]) -> String {
 
 /// A cached result for `key`, if the same request was answered before. A different request under
 /// the same key gets a duplicate error instead.
-fn cached(ctx: &NodeContext, key: &str, request_digest: &str) -> Result<Option<CachedResult>, Failure> {
+fn cached(
+    ctx: &NodeContext,
+    key: &str,
+    request_digest: &str,
+) -> Result<Option<CachedResult>, Failure> {
     let Some(bytes) = ctx
         .store
         .result(key)
@@ -275,7 +301,8 @@ async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) ->
         Ok(request) => request,
         Err(error) => {
             let wallet = lenient_field(payload, "wallet_id")?;
-            let event = KeygenResultEvent::failure(wallet.clone(), error.error_code(), error.to_string());
+            let event =
+                KeygenResultEvent::failure(wallet.clone(), error.error_code(), error.to_string());
             return Some(keygen_reply(client, &wallet, &event, payload, None));
         }
     };
@@ -324,7 +351,12 @@ async fn keygen_result(
         return Ok(Err(cached));
     }
     let ready = ready_nodes(ctx).await?;
-    let missing: Vec<&str> = ctx.node_ids.iter().filter(|n| !ready.contains(*n)).map(String::as_str).collect();
+    let missing: Vec<&str> = ctx
+        .node_ids
+        .iter()
+        .filter(|n| !ready.contains(*n))
+        .map(String::as_str)
+        .collect();
     if !missing.is_empty() {
         return Err(Failure::new(
             ErrorCode::ClusterNotReady,
@@ -332,22 +364,42 @@ async fn keygen_result(
         ));
     }
     let run = aux::current_run(&ctx.store, &ctx.node_ids)?.ok_or_else(|| {
-        Failure::new(ErrorCode::ClusterNotReady, "ECDSA aux info is still being prepared; retry shortly")
+        Failure::new(
+            ErrorCode::ClusterNotReady,
+            "ECDSA aux info is still being prepared; retry shortly",
+        )
     })?;
     let mut start = Start::new(Operation::Keygen, ctx.node_ids.clone(), payload.to_vec());
     start.aux_run = Some(run);
     let outputs = run_session(ctx, start, ctx.deadlines.keygen + Duration::from_secs(5)).await?;
     let Some(first) = outputs.first() else {
-        return Err(Failure::new(ErrorCode::KeyGeneration, "no participant reported keys"));
+        return Err(Failure::new(
+            ErrorCode::KeyGeneration,
+            "no participant reported keys",
+        ));
     };
     if outputs.iter().any(|o| o != first) {
-        return Err(Failure::new(ErrorCode::KeyGeneration, "participants disagree on the public keys"));
+        return Err(Failure::new(
+            ErrorCode::KeyGeneration,
+            "participants disagree on the public keys",
+        ));
     }
     let Output::Keygen { ecdsa, eddsa } = first else {
-        return Err(Failure::new(ErrorCode::KeyGeneration, "participants reported no keys"));
+        return Err(Failure::new(
+            ErrorCode::KeyGeneration,
+            "participants reported no keys",
+        ));
     };
-    let encoding = |what: &str| Failure::new(ErrorCode::KeyEncoding, format!("reported {what} key is malformed"));
-    let ecdsa: [u8; 33] = hex::decode(ecdsa).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| encoding("ecdsa"))?;
+    let encoding = |what: &str| {
+        Failure::new(
+            ErrorCode::KeyEncoding,
+            format!("reported {what} key is malformed"),
+        )
+    };
+    let ecdsa: [u8; 33] = hex::decode(ecdsa)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| encoding("ecdsa"))?;
     let ecdsa_xy = EcdsaPublicKey::from_compressed(&ecdsa)
         .and_then(|k| k.uncompressed_xy())
         .map_err(|_| encoding("ecdsa"))?;
@@ -368,7 +420,11 @@ async fn keygen_result(
         }
     }
     tracing::info!(wallet_id = %request.wallet_id, "keygen success");
-    Ok(Ok(KeygenResultEvent::success(request.wallet_id.clone(), ecdsa_xy.to_vec(), eddsa)))
+    Ok(Ok(KeygenResultEvent::success(
+        request.wallet_id.clone(),
+        ecdsa_xy.to_vec(),
+        eddsa,
+    )))
 }
 
 async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Option<Reply> {
@@ -378,7 +434,14 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
             let tx_id = lenient_field(payload, "tx_id")?;
             let wallet = lenient_field(payload, "wallet_id").unwrap_or_default();
             let code = lenient_field(payload, "network_internal_code").unwrap_or_default();
-            let event = SigningResultEvent::failure(code, wallet, tx_id.clone(), error.error_code(), error.to_string(), false);
+            let event = SigningResultEvent::failure(
+                code,
+                wallet,
+                tx_id.clone(),
+                error.error_code(),
+                error.to_string(),
+                false,
+            );
             return Some(signing_reply(client, &tx_id, &event, payload, None));
         }
     };
@@ -400,7 +463,13 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
         }
     };
     let cache = (event.error_code.is_none()).then_some(cache_key);
-    Some(signing_reply(client, &request.tx_id, &event, payload, cache))
+    Some(signing_reply(
+        client,
+        &request.tx_id,
+        &event,
+        payload,
+        cache,
+    ))
 }
 
 fn signing_reply(
@@ -430,9 +499,13 @@ async fn sign_result(
     if let Some(cached) = cached(ctx, cache_key, request_digest)? {
         return Ok(Err(cached));
     }
-    let info = keys::load_keyinfo(&ctx.store, request.key_type, &request.wallet_id)?.ok_or_else(|| {
-        Failure::new(ErrorCode::KeyNotFound, format!("unknown wallet {}", request.wallet_id))
-    })?;
+    let info =
+        keys::load_keyinfo(&ctx.store, request.key_type, &request.wallet_id)?.ok_or_else(|| {
+            Failure::new(
+                ErrorCode::KeyNotFound,
+                format!("unknown wallet {}", request.wallet_id),
+            )
+        })?;
     let ready = ready_nodes(ctx).await?;
     let participants = choose_signers(&info, &ready, &request.tx_id).ok_or_else(|| {
         let available: Vec<&str> = info
@@ -453,10 +526,16 @@ async fn sign_result(
     let start = Start::new(Operation::Sign, participants, payload.to_vec());
     let outputs = run_session(ctx, start, ctx.deadlines.signing + Duration::from_secs(5)).await?;
     let Some(first) = outputs.first() else {
-        return Err(Failure::new(ErrorCode::SigningFailure, "no participant reported a signature"));
+        return Err(Failure::new(
+            ErrorCode::SigningFailure,
+            "no participant reported a signature",
+        ));
     };
     if outputs.iter().any(|o| o != first) {
-        return Err(Failure::new(ErrorCode::SigningFailure, "participants disagree on the signature"));
+        return Err(Failure::new(
+            ErrorCode::SigningFailure,
+            "participants disagree on the signature",
+        ));
     }
     let bad = || Failure::new(ErrorCode::SigningFailure, "reported signature is malformed");
     let event = match first {
@@ -483,13 +562,23 @@ async fn sign_result(
 /// Picks exactly `threshold` ready holders of the wallet, deterministically for a transaction
 /// (rotating the start by a hash of the tx id spreads load), in keygen order.
 fn choose_signers(info: &KeyInfo, ready: &BTreeSet<String>, tx_id: &str) -> Option<Vec<String>> {
-    let available: Vec<&String> = info.participant_peer_ids.iter().filter(|p| ready.contains(*p)).collect();
+    let available: Vec<&String> = info
+        .participant_peer_ids
+        .iter()
+        .filter(|p| ready.contains(*p))
+        .collect();
     let t = usize::try_from(info.threshold).ok()?;
     if t == 0 || available.len() < t {
         return None;
     }
     let offset = usize::from(Sha256::digest(tx_id.as_bytes())[0]) % available.len();
-    let mut chosen: Vec<&String> = available.iter().cycle().skip(offset).take(t).copied().collect();
+    let mut chosen: Vec<&String> = available
+        .iter()
+        .cycle()
+        .skip(offset)
+        .take(t)
+        .copied()
+        .collect();
     chosen.sort_by_key(|p| info.participant_peer_ids.iter().position(|q| q == *p));
     Some(chosen.into_iter().cloned().collect())
 }
@@ -507,7 +596,11 @@ mod tests {
     use super::*;
 
     fn info(ids: &[&str], t: u32) -> KeyInfo {
-        KeyInfo { participant_peer_ids: ids.iter().map(|s| s.to_string()).collect(), threshold: t, version: 1 }
+        KeyInfo {
+            participant_peer_ids: ids.iter().map(|s| s.to_string()).collect(),
+            threshold: t,
+            version: 1,
+        }
     }
 
     #[test]
@@ -517,7 +610,15 @@ mod tests {
         for tx in ["t1", "t2", "t3", "t4"] {
             let chosen = choose_signers(&info, &ready, tx).unwrap();
             assert_eq!(chosen.len(), 2);
-            let positions: Vec<usize> = chosen.iter().map(|c| info.participant_peer_ids.iter().position(|p| p == c).unwrap()).collect();
+            let positions: Vec<usize> = chosen
+                .iter()
+                .map(|c| {
+                    info.participant_peer_ids
+                        .iter()
+                        .position(|p| p == c)
+                        .unwrap()
+                })
+                .collect();
             assert!(positions.windows(2).all(|w| w[0] < w[1]));
             assert_eq!(choose_signers(&info, &ready, tx), Some(chosen));
         }
@@ -526,18 +627,27 @@ mod tests {
     #[test]
     fn signing_with_one_holder_down_uses_the_other_two() {
         let ready: BTreeSet<String> = ["a", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(choose_signers(&info(&["a", "b", "c"], 2), &ready, "t"), Some(vec!["a".into(), "c".into()]));
+        assert_eq!(
+            choose_signers(&info(&["a", "b", "c"], 2), &ready, "t"),
+            Some(vec!["a".into(), "c".into()])
+        );
     }
 
     #[test]
     fn too_few_ready_holders_yields_none() {
         let ready: BTreeSet<String> = ["a"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(choose_signers(&info(&["a", "b", "c"], 2), &ready, "t"), None);
+        assert_eq!(
+            choose_signers(&info(&["a", "b", "c"], 2), &ready, "t"),
+            None
+        );
     }
 
     #[test]
     fn an_undecodable_request_still_yields_its_id_when_one_is_readable() {
-        assert_eq!(lenient_field(br#"{"tx_id":"t-1","tx":5}"#, "tx_id"), Some("t-1".into()));
+        assert_eq!(
+            lenient_field(br#"{"tx_id":"t-1","tx":5}"#, "tx_id"),
+            Some("t-1".into())
+        );
         assert_eq!(lenient_field(br#"{"tx_id":"a.b"}"#, "tx_id"), None);
         assert_eq!(lenient_field(b"{", "tx_id"), None);
     }

@@ -41,7 +41,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_finished_protocol_returns_its_output() {
-        assert_eq!(run_protocol(Duration::from_secs(5), || async { 7 }).await, Ok(7));
+        assert_eq!(
+            run_protocol(Duration::from_secs(5), || async { 7 }).await,
+            Ok(7)
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -28,7 +28,10 @@ pub struct JetStreamError {
 
 impl JetStreamError {
     fn new(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
-        Self { what: what.into(), reason: reason.to_string() }
+        Self {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -53,7 +56,10 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<(), JetStreamErro
     }
     js.get_or_create_stream(stream::Config {
         name: subjects::RESULT_STREAM.to_owned(),
-        subjects: subjects::RESULT_STREAM_SUBJECTS.iter().map(|s| s.to_string()).collect(),
+        subjects: subjects::RESULT_STREAM_SUBJECTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         retention: stream::RetentionPolicy::WorkQueue,
         max_bytes: STREAM_MAX_BYTES,
         storage: stream::StorageType::File,

@@ -48,7 +48,10 @@ impl CommitteeIndices for KeyInfo {
                     )
                 })?;
             if out.contains(&index) {
-                return Err(Failure::new(ErrorCode::IncompatiblePeerIds, format!("node {node} is listed twice")));
+                return Err(Failure::new(
+                    ErrorCode::IncompatiblePeerIds,
+                    format!("node {node} is listed twice"),
+                ));
             }
             out.push(index);
         }
@@ -57,16 +60,23 @@ impl CommitteeIndices for KeyInfo {
 }
 
 /// The keyinfo this node stored for a wallet's key, if any.
-pub fn load_keyinfo(store: &Store, key_type: KeyType, wallet: &str) -> Result<Option<KeyInfo>, Failure> {
+pub fn load_keyinfo(
+    store: &Store,
+    key_type: KeyType,
+    wallet: &str,
+) -> Result<Option<KeyInfo>, Failure> {
     let Some(bytes) = store
         .keyinfo(store_key_type(key_type), wallet)
         .map_err(|e| storage_failure("cannot read keyinfo", e))?
     else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Failure::new(ErrorCode::DataCorruption, format!("stored keyinfo of {wallet}: {e}")))
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Failure::new(
+            ErrorCode::DataCorruption,
+            format!("stored keyinfo of {wallet}: {e}"),
+        )
+    })
 }
 
 /// Loads version `version` of a wallet's ECDSA share.
@@ -74,18 +84,36 @@ pub fn load_ecdsa_share(store: &Store, wallet: &str, version: u64) -> Result<Key
     let sealed = store
         .share(store::KeyType::Ecdsa, wallet, version)
         .map_err(|e| storage_failure("cannot read key share", e))?
-        .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("ecdsa share v{version} of {wallet} is missing")))?;
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorCode::KeyNotFound,
+                format!("ecdsa share v{version} of {wallet} is missing"),
+            )
+        })?;
     KeyShare::open(sealed.expose()).map_err(|e| Failure::new(ErrorCode::KeyLoad, e.to_string()))
 }
 
 /// Loads version `version` of a wallet's EdDSA share.
-pub fn load_eddsa_share(store: &Store, wallet: &str, version: u64) -> Result<EddsaKeyShare, Failure> {
+pub fn load_eddsa_share(
+    store: &Store,
+    wallet: &str,
+    version: u64,
+) -> Result<EddsaKeyShare, Failure> {
     let sealed = store
         .share(store::KeyType::Eddsa, wallet, version)
         .map_err(|e| storage_failure("cannot read key share", e))?
-        .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("eddsa share v{version} of {wallet} is missing")))?;
-    let (secret, public) = unpack(sealed.expose())
-        .ok_or_else(|| Failure::new(ErrorCode::DataCorruption, format!("stored eddsa share of {wallet} is truncated")))?;
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorCode::KeyNotFound,
+                format!("eddsa share v{version} of {wallet} is missing"),
+            )
+        })?;
+    let (secret, public) = unpack(sealed.expose()).ok_or_else(|| {
+        Failure::new(
+            ErrorCode::DataCorruption,
+            format!("stored eddsa share of {wallet} is truncated"),
+        )
+    })?;
     EddsaKeyShare::open(secret, public).map_err(|e| Failure::new(ErrorCode::KeyLoad, e.to_string()))
 }
 
@@ -108,14 +136,20 @@ pub fn store_new_wallet(
     batch.put_share(store::KeyType::Eddsa, wallet, info.version, &eddsa_blob);
     batch.put_keyinfo(store::KeyType::Ecdsa, wallet, &info_json);
     batch.put_keyinfo(store::KeyType::Eddsa, wallet, &info_json);
-    store.commit(batch).map_err(|e| Failure::new(ErrorCode::StorageWrite, e.to_string()))?;
+    store
+        .commit(batch)
+        .map_err(|e| Failure::new(ErrorCode::StorageWrite, e.to_string()))?;
     keygen_output(&ecdsa.public_key(), eddsa)
 }
 
 /// The keygen [`Output`] of a wallet this node already holds.
 pub fn stored_public_keys(store: &Store, wallet: &str) -> Result<Output, Failure> {
-    let info = load_keyinfo(store, KeyType::Secp256k1, wallet)?
-        .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("wallet {wallet} is not stored")))?;
+    let info = load_keyinfo(store, KeyType::Secp256k1, wallet)?.ok_or_else(|| {
+        Failure::new(
+            ErrorCode::KeyNotFound,
+            format!("wallet {wallet} is not stored"),
+        )
+    })?;
     let ecdsa = load_ecdsa_share(store, wallet, info.version)?;
     let eddsa = load_eddsa_share(store, wallet, info.version)?;
     keygen_output(&ecdsa.public_key(), &eddsa)
@@ -125,7 +159,10 @@ fn keygen_output(ecdsa: &EcdsaPublicKey, eddsa: &EddsaKeyShare) -> Result<Output
     let eddsa = eddsa
         .public_key()
         .map_err(|e| Failure::new(ErrorCode::KeyEncoding, e.to_string()))?;
-    Ok(Output::Keygen { ecdsa: hex::encode(ecdsa.compressed()), eddsa: hex::encode(eddsa) })
+    Ok(Output::Keygen {
+        ecdsa: hex::encode(ecdsa.compressed()),
+        eddsa: hex::encode(eddsa),
+    })
 }
 
 /// `u32 len(a) ‖ a ‖ b`: the EdDSA share is two engine envelopes stored as one record.
@@ -157,8 +194,15 @@ mod tests {
 
     #[test]
     fn committee_indices_follow_keygen_order_and_reject_strangers() {
-        let info = KeyInfo { participant_peer_ids: vec!["a".into(), "b".into(), "c".into()], threshold: 2, version: 1 };
-        assert_eq!(info.keygen_indices(&["c".into(), "a".into()]).unwrap(), vec![2, 0]);
+        let info = KeyInfo {
+            participant_peer_ids: vec!["a".into(), "b".into(), "c".into()],
+            threshold: 2,
+            version: 1,
+        };
+        assert_eq!(
+            info.keygen_indices(&["c".into(), "a".into()]).unwrap(),
+            vec![2, 0]
+        );
         assert!(info.keygen_indices(&["d".into()]).is_err());
         assert!(info.keygen_indices(&["a".into(), "a".into()]).is_err());
     }

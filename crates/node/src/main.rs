@@ -64,7 +64,10 @@ fn main() -> ExitCode {
 
 fn start(args: StartArgs) -> ExitCode {
     let level = if args.debug { "debug" } else { "info" };
-    let filter = || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+    };
     let opts = StartOptions {
         name: args.name,
         config: args.config,
@@ -76,7 +79,10 @@ fn start(args: StartArgs) -> ExitCode {
         identity_dir: PathBuf::from("identity"),
     };
     // Until the environment is known, log for people.
-    let early = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).finish();
+    let early = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr)
+        .finish();
     let inputs = match tracing::subscriber::with_default(early, || load_node_inputs(&opts)) {
         Ok(inputs) => inputs,
         Err(e) => {
@@ -89,12 +95,22 @@ fn start(args: StartArgs) -> ExitCode {
         }
     };
     if inputs.settings.environment == Environment::Production {
-        tracing_subscriber::fmt().json().with_env_filter(filter()).with_writer(std::io::stdout).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stdout)
+            .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
     }
     tracing::info!("MPCIUM v{}", env!("CARGO_PKG_VERSION"));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");

@@ -45,12 +45,16 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
             return;
         }
     }
-    let span = tracing::info_span!("session", op = ?start.operation, nonce = %start.nonce, %coordinator);
+    let span =
+        tracing::info_span!("session", op = ?start.operation, nonce = %start.nonce, %coordinator);
     let result = tracing::Instrument::instrument(run(ctx.clone(), &start), span).await;
     if let Err(failure) = &result {
         tracing::warn!(nonce = %start.nonce, code = %failure.code, reason = %failure.reason, "session part failed");
     }
-    let outcome = Outcome { nonce: start.nonce.clone(), result };
+    let outcome = Outcome {
+        nonce: start.nonce.clone(),
+        result,
+    };
     let payload = match serde_json::to_vec(&outcome) {
         Ok(payload) => payload,
         Err(error) => {
@@ -85,7 +89,10 @@ fn participants(ctx: &NodeContext, start: &Start) -> Result<(Participants, u16),
     let parts = Participants::new(start.participants.clone())
         .map_err(|e| Failure::new(ErrorCode::IncompatiblePeerIds, e.to_string()))?;
     let me = parts.index_of(&ctx.me).ok_or_else(|| {
-        Failure::new(ErrorCode::ParticipantNotFound, "this node is not a participant of the session")
+        Failure::new(
+            ErrorCode::ParticipantNotFound,
+            "this node is not a participant of the session",
+        )
     })?;
     Ok((parts, me))
 }
@@ -112,9 +119,20 @@ impl SessionIo {
         let channel = channel_of(kind);
         let inbox = ctx
             .router
-            .register((channel, *session.as_bytes()), parts.nodes().to_vec(), Instant::now())
+            .register(
+                (channel, *session.as_bytes()),
+                parts.nodes().to_vec(),
+                Instant::now(),
+            )
             .map_err(|e| Failure::new(ErrorCode::SessionDuplicate, e.to_string()))?;
-        Ok(Self { inbox, bus: ctx.bus.clone(), channel, session, parts: parts.clone(), me })
+        Ok(Self {
+            inbox,
+            bus: ctx.bus.clone(),
+            channel,
+            session,
+            parts: parts.clone(),
+            me,
+        })
     }
 
     /// The `round_based` party handle a protocol takes.
@@ -131,11 +149,18 @@ impl SessionIo {
 
 /// Turns an engine error into a client-facing failure, naming blamed parties by node id.
 pub(crate) fn engine_failure(code: ErrorCode, parts: &Participants, error: TssError) -> Failure {
-    let culprits: Vec<&str> = error.culprits().iter().filter_map(|i| parts.node(*i)).collect();
+    let culprits: Vec<&str> = error
+        .culprits()
+        .iter()
+        .filter_map(|i| parts.node(*i))
+        .collect();
     if culprits.is_empty() {
         Failure::new(code, error.to_string())
     } else {
-        Failure::new(code, format!("{error}; misbehaving nodes: {}", culprits.join(", ")))
+        Failure::new(
+            code,
+            format!("{error}; misbehaving nodes: {}", culprits.join(", ")),
+        )
     }
 }
 
@@ -145,7 +170,9 @@ pub(crate) fn timeout_failure(error: RunError, what: &str) -> Failure {
             ErrorCode::SessionTimeout,
             format!("{what} did not finish within {after:?}: a participant did not answer"),
         ),
-        RunError::Panicked => Failure::new(ErrorCode::Unknown, format!("{what} failed unexpectedly")),
+        RunError::Panicked => {
+            Failure::new(ErrorCode::Unknown, format!("{what} failed unexpectedly"))
+        }
     }
 }
 
@@ -165,12 +192,18 @@ async fn keygen(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure>
         if existing.participant_peer_ids == ctx.node_ids {
             return keys::stored_public_keys(&ctx.store, &wallet);
         }
-        return Err(Failure::new(ErrorCode::KeyAlreadyExists, format!("wallet {wallet} already exists")));
+        return Err(Failure::new(
+            ErrorCode::KeyAlreadyExists,
+            format!("wallet {wallet} already exists"),
+        ));
     }
     let (parts, me) = participants(&ctx, start)?;
     let n = parts.len();
     let run = start.aux_run.as_deref().ok_or_else(|| {
-        Failure::new(ErrorCode::MsgValidation, "keygen start names no aux-info run")
+        Failure::new(
+            ErrorCode::MsgValidation,
+            "keygen start names no aux-info run",
+        )
     })?;
     let aux = aux::load(&ctx.store, &parts, run)?.ok_or_else(|| {
         Failure::new(
@@ -197,8 +230,10 @@ async fn keygen(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure>
     let (ecdsa_share, eddsa_share) = run_protocol(ctx.deadlines.keygen, both)
         .await
         .map_err(|e| timeout_failure(e, "keygen"))?;
-    let ecdsa_share = ecdsa_share.map_err(|e| engine_failure(ErrorCode::KeyGeneration, &parts, e))?;
-    let eddsa_share = eddsa_share.map_err(|e| engine_failure(ErrorCode::KeyGeneration, &parts, e))?;
+    let ecdsa_share =
+        ecdsa_share.map_err(|e| engine_failure(ErrorCode::KeyGeneration, &parts, e))?;
+    let eddsa_share =
+        eddsa_share.map_err(|e| engine_failure(ErrorCode::KeyGeneration, &parts, e))?;
     let ecdsa_share = KeyShare::from_parts(ecdsa_share, aux)
         .map_err(|e| engine_failure(ErrorCode::KeyGeneration, &parts, e))?;
 
@@ -218,7 +253,13 @@ async fn sign(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
     ctx.authenticate(&request)?;
     let wallet = request.wallet_id.clone();
     let info = keys::load_keyinfo(&ctx.store, request.key_type, &wallet)?.ok_or_else(|| {
-        Failure::new(ErrorCode::KeyNotFound, format!("wallet {wallet} has no {} key on this node", request.key_type))
+        Failure::new(
+            ErrorCode::KeyNotFound,
+            format!(
+                "wallet {wallet} has no {} key on this node",
+                request.key_type
+            ),
+        )
     })?;
     let (parts, me) = participants(&ctx, start)?;
     // Sign only with the committee this node recorded at keygen, and exactly `threshold` of it.
@@ -226,7 +267,11 @@ async fn sign(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
     if signers.len() != info.threshold as usize {
         return Err(Failure::new(
             ErrorCode::InsufficientParticipants,
-            format!("signing needs exactly {} participants, got {}", info.threshold, signers.len()),
+            format!(
+                "signing needs exactly {} participants, got {}",
+                info.threshold,
+                signers.len()
+            ),
         ));
     }
     let path = request.derivation_path.clone().unwrap_or_default();
@@ -241,12 +286,14 @@ async fn sign(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
             let sid = SessionId::derive(ProtocolKind::EcdsaSign, request_id.as_bytes(), &parts);
             let io = SessionIo::open(&ctx, ProtocolKind::EcdsaSign, sid, &parts, me)?;
             let tx = request.tx.clone();
-            let hash = request.hash.map(engine_hash);
+            let hash = request.hash;
             let signing = move || async move {
                 let party = io.party();
                 match hash {
                     None => ecdsa::sign_digest(sid, &share, &committee, &tx, &path, party).await,
-                    Some(hash) => ecdsa::sign_message(sid, &share, &committee, &tx, hash, &path, party).await,
+                    Some(hash) => {
+                        ecdsa::sign_message(sid, &share, &committee, &tx, hash, &path, party).await
+                    }
                 }
             };
             let signature = run_protocol(deadline, signing)
@@ -280,17 +327,11 @@ async fn sign(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
                 .await
                 .map_err(|e| timeout_failure(e, "signing"))?
                 .map_err(|e| engine_failure(ErrorCode::SigningFailure, &parts, e))?;
-            Output::Eddsa { signature: hex::encode(signature) }
+            Output::Eddsa {
+                signature: hex::encode(signature),
+            }
         }
     };
     tracing::info!(wallet_id = %wallet, tx_id = %request.tx_id, "signing success");
     Ok(output)
-}
-
-fn engine_hash(hash: mpcium_protocol::MessageHash) -> ecdsa::MessageHash {
-    match hash {
-        mpcium_protocol::MessageHash::Keccak256 => ecdsa::MessageHash::Keccak256,
-        mpcium_protocol::MessageHash::Sha256 => ecdsa::MessageHash::Sha256,
-        mpcium_protocol::MessageHash::Sha256d => ecdsa::MessageHash::Sha256d,
-    }
 }

@@ -21,7 +21,9 @@ use crate::control::Operation;
 use crate::coordinator;
 use crate::jetstream::{ensure_streams, request_consumer};
 use crate::participant;
-use crate::registry::{AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry};
+use crate::registry::{
+    AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry,
+};
 use crate::session::router::{Router, RouterLimits};
 use crate::store::{SecretPassword, Store};
 use crate::transport::bus::Bus;
@@ -58,7 +60,15 @@ pub enum RuntimeError {
 
 /// Runs a node until `shutdown` is cancelled.
 pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), RuntimeError> {
-    let NodeInputs { config, settings, peers, me, signing_key, identities, .. } = inputs;
+    let NodeInputs {
+        config,
+        settings,
+        peers,
+        me,
+        signing_key,
+        identities,
+        ..
+    } = inputs;
 
     let password = config
         .badger_password
@@ -77,8 +87,11 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     let client = connect_nats(&config).await?;
     tracing::info!(url = %config.nats.url, "Connected to NATS");
 
-    let registry = Arc::new(open_registry(&config, &client).await?);
-    let registered = registry.peers().await.map_err(|e| RuntimeError::Registry(e.to_string()))?;
+    let registry = Arc::new(open_registry(&config, Some(&client)).await?);
+    let registered = registry
+        .peers()
+        .await
+        .map_err(|e| RuntimeError::Registry(e.to_string()))?;
     for peer in peers.iter() {
         match registered.iter().find(|(name, _)| *name == peer.name) {
             Some((_, id)) if *id == peer.id => {}
@@ -104,13 +117,16 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
 
     let mut peer_keys = Vec::with_capacity(identities.len());
     for identity in &identities {
-        let key = identity
-            .verifying_key()
-            .map_err(|e| RuntimeError::Startup(format!("identity of {}: {e}", identity.node_name)))?;
+        let key = identity.verifying_key().map_err(|e| {
+            RuntimeError::Startup(format!("identity of {}: {e}", identity.node_name))
+        })?;
         peer_keys.push((identity.node_id.clone(), key));
     }
-    let keys = KeyRing::new(LocalKeys::new(me.id.clone(), signing_key.signing_key().clone()), peer_keys)
-        .map_err(|e| RuntimeError::Startup(e.to_string()))?;
+    let keys = KeyRing::new(
+        LocalKeys::new(me.id.clone(), signing_key.signing_key().clone()),
+        peer_keys,
+    )
+    .map_err(|e| RuntimeError::Startup(e.to_string()))?;
 
     let router = Router::new(RouterLimits::default());
     let (start_tx, mut start_rx) = mpsc::channel(256);
@@ -118,7 +134,9 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         .await
         .map_err(|e| RuntimeError::Startup(e.to_string()))?;
     let js = jetstream::new(client.clone());
-    ensure_streams(&js).await.map_err(|e| RuntimeError::Startup(e.to_string()))?;
+    ensure_streams(&js)
+        .await
+        .map_err(|e| RuntimeError::Startup(e.to_string()))?;
 
     let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
     node_ids.sort();
@@ -138,7 +156,10 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
 
     let tasks = TaskTracker::new();
     let background = CancellationToken::new();
-    tasks.spawn(cancel_on(background.clone(), aux::ensure_primes_logged(store.clone())));
+    tasks.spawn(cancel_on(
+        background.clone(),
+        aux::ensure_primes_logged(store.clone()),
+    ));
     let session_ctx = ctx.clone();
     let sessions = tasks.clone();
     let start_loop = tokio::spawn(async move {
@@ -216,7 +237,10 @@ async fn heartbeat(ctx: Arc<NodeContext>) {
     }
 }
 
-async fn connect_nats(config: &crate::config::Config) -> Result<async_nats::Client, RuntimeError> {
+/// Connects to NATS as configured (credentials and TLS when set).
+pub async fn connect_nats(
+    config: &crate::config::Config,
+) -> Result<async_nats::Client, RuntimeError> {
     let nats = &config.nats;
     let mut options = async_nats::ConnectOptions::new()
         .name("mpcium")
@@ -225,7 +249,9 @@ async fn connect_nats(config: &crate::config::Config) -> Result<async_nats::Clie
         .max_reconnects(None)
         .event_callback(|event| async move {
             match event {
-                async_nats::Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
+                async_nats::Event::Disconnected => {
+                    tracing::warn!("NATS disconnected; reconnecting")
+                }
                 async_nats::Event::Connected => tracing::info!("NATS connected"),
                 other => tracing::debug!(event = %other, "NATS event"),
             }
@@ -245,12 +271,16 @@ async fn connect_nats(config: &crate::config::Config) -> Result<async_nats::Clie
     options
         .connect(nats.url.as_str())
         .await
-        .map_err(|e| RuntimeError::Nats { url: nats.url.clone(), reason: e.to_string() })
+        .map_err(|e| RuntimeError::Nats {
+            url: nats.url.clone(),
+            reason: e.to_string(),
+        })
 }
 
-async fn open_registry(
+/// Opens the configured registry backend; the NATS backend needs a connected `client`.
+pub async fn open_registry(
     config: &crate::config::Config,
-    client: &async_nats::Client,
+    client: Option<&async_nats::Client>,
 ) -> Result<AnyRegistry, RuntimeError> {
     match config.registry {
         RegistryKind::Consul => {
@@ -258,14 +288,24 @@ async fn open_registry(
             let mut settings = ConsulSettings::new(consul.address.clone());
             settings.token = consul.token.as_ref().map(|t| t.expose().to_owned().into());
             settings.username = consul.username.clone();
-            settings.password = consul.password.as_ref().map(|p| p.expose().to_owned().into());
+            settings.password = consul
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_owned().into());
             ConsulRegistry::new(settings)
                 .map(AnyRegistry::Consul)
-                .map_err(|e| RuntimeError::Registry(format!("Failed to load peers from Consul: {e}")))
+                .map_err(|e| {
+                    RuntimeError::Registry(format!("Failed to load peers from Consul: {e}"))
+                })
         }
-        RegistryKind::Nats => NatsKvRegistry::open(client.clone(), &NatsKvSettings::default())
-            .await
-            .map(AnyRegistry::Nats)
-            .map_err(|e| RuntimeError::Registry(e.to_string())),
+        RegistryKind::Nats => {
+            let client = client.ok_or_else(|| {
+                RuntimeError::Registry("the nats registry needs a NATS connection".into())
+            })?;
+            NatsKvRegistry::open(client.clone(), &NatsKvSettings::default())
+                .await
+                .map(AnyRegistry::Nats)
+                .map_err(|e| RuntimeError::Registry(e.to_string()))
+        }
     }
 }

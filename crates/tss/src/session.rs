@@ -102,17 +102,26 @@ impl Participants {
     /// Builds the list; ids must be non-empty and distinct, and there must be at least one.
     pub fn new(nodes: Vec<String>) -> Result<Self, TssError> {
         if nodes.is_empty() {
-            return Err(TssError::InvalidInput("a session needs at least one participant".into()));
+            return Err(TssError::InvalidInput(
+                "a session needs at least one participant".into(),
+            ));
         }
         if nodes.len() > usize::from(PartyIndex::MAX) {
-            return Err(TssError::InvalidInput(format!("too many participants: {}", nodes.len())));
+            return Err(TssError::InvalidInput(format!(
+                "too many participants: {}",
+                nodes.len()
+            )));
         }
         for (i, node) in nodes.iter().enumerate() {
             if node.is_empty() {
-                return Err(TssError::InvalidInput(format!("participant {i} has an empty id")));
+                return Err(TssError::InvalidInput(format!(
+                    "participant {i} has an empty id"
+                )));
             }
             if nodes[..i].contains(node) {
-                return Err(TssError::InvalidInput(format!("participant {node} is listed twice")));
+                return Err(TssError::InvalidInput(format!(
+                    "participant {node} is listed twice"
+                )));
             }
         }
         Ok(Self { nodes })
@@ -131,7 +140,10 @@ impl Participants {
 
     /// Party index of `node`, if it participates.
     pub fn index_of(&self, node: &str) -> Option<PartyIndex> {
-        self.nodes.iter().position(|n| n == node).map(|i| i as PartyIndex)
+        self.nodes
+            .iter()
+            .position(|n| n == node)
+            .map(|i| i as PartyIndex)
     }
 
     /// Node id at party index `i`.
@@ -157,12 +169,25 @@ mod tests {
     fn session_id_changes_with_protocol_request_and_participant_order() {
         let p = parties(&["a", "b", "c"]);
         let base = SessionId::derive(ProtocolKind::EcdsaSign, b"req-1", &p);
-        assert_eq!(base, SessionId::derive(ProtocolKind::EcdsaSign, b"req-1", &p));
-        assert_ne!(base, SessionId::derive(ProtocolKind::EddsaSign, b"req-1", &p));
-        assert_ne!(base, SessionId::derive(ProtocolKind::EcdsaSign, b"req-2", &p));
+        assert_eq!(
+            base,
+            SessionId::derive(ProtocolKind::EcdsaSign, b"req-1", &p)
+        );
         assert_ne!(
             base,
-            SessionId::derive(ProtocolKind::EcdsaSign, b"req-1", &parties(&["b", "a", "c"]))
+            SessionId::derive(ProtocolKind::EddsaSign, b"req-1", &p)
+        );
+        assert_ne!(
+            base,
+            SessionId::derive(ProtocolKind::EcdsaSign, b"req-2", &p)
+        );
+        assert_ne!(
+            base,
+            SessionId::derive(
+                ProtocolKind::EcdsaSign,
+                b"req-1",
+                &parties(&["b", "a", "c"])
+            )
         );
     }
 

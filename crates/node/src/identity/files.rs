@@ -54,7 +54,11 @@ pub enum Overwrite {
 }
 
 /// Writes `bytes` to `path` with mode 0600, atomically, honouring `overwrite`.
-pub fn write_private_file(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), FileError> {
+pub fn write_private_file(
+    path: &Path,
+    bytes: &[u8],
+    overwrite: Overwrite,
+) -> Result<(), FileError> {
     let write_err = |source| FileError::Write {
         path: path.to_path_buf(),
         source,
@@ -143,7 +147,11 @@ mod tests {
         assert!(matches!(err, FileError::Exists { .. }), "{err}");
         assert!(err.to_string().contains("--overwrite"));
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temp file left behind");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file left behind"
+        );
     }
 
     #[test]
@@ -161,6 +169,9 @@ mod tests {
         let path = dir.path().join("big");
         let f = std::fs::File::create(&path).unwrap();
         f.set_len(MAX_FILE_BYTES + 1).unwrap();
-        assert!(matches!(read_small_file(&path), Err(FileError::TooLarge { .. })));
+        assert!(matches!(
+            read_small_file(&path),
+            Err(FileError::TooLarge { .. })
+        ));
     }
 }

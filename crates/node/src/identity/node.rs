@@ -88,7 +88,9 @@ impl NodeSigningKey {
                 seed.copy_from_slice(&bytes);
                 Ok(Self(ed25519_dalek::SigningKey::from_bytes(&seed)))
             }
-            n => Err(format!("the key is {n} bytes; expected 64 (seed and public key) or 32 (seed)")),
+            n => Err(format!(
+                "the key is {n} bytes; expected 64 (seed and public key) or 32 (seed)"
+            )),
         }
     }
 

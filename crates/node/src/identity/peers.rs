@@ -70,7 +70,10 @@ impl Peers {
             return Err("no peers listed; a committee needs at least 2 nodes".into());
         }
         if peers.len() > MAX_PEERS {
-            return Err(format!("{} peers listed, at most {MAX_PEERS} are supported", peers.len()));
+            return Err(format!(
+                "{} peers listed, at most {MAX_PEERS} are supported",
+                peers.len()
+            ));
         }
         let mut names = HashSet::new();
         let mut ids = HashSet::new();
@@ -78,7 +81,10 @@ impl Peers {
             check_token("name", &peer.name, MAX_NAME_LEN)?;
             check_token(&format!("id of {}", peer.name), &peer.id, MAX_ID_LEN)?;
             if !names.insert(peer.name.as_str()) {
-                return Err(format!("node name {:?} is listed twice; names must be unique", peer.name));
+                return Err(format!(
+                    "node name {:?} is listed twice; names must be unique",
+                    peer.name
+                ));
             }
             if !ids.insert(peer.id.as_str()) {
                 return Err(format!(
@@ -188,7 +194,10 @@ impl Peers {
 
 fn array_entry(index: usize, item: serde_json::Value) -> Result<Peer, String> {
     let serde_json::Value::Object(mut map) = item else {
-        return Err(format!("entry {index} is {}, expected an object", kind(&item)));
+        return Err(format!(
+            "entry {index} is {}, expected an object",
+            kind(&item)
+        ));
     };
     let mut field = |key: &str| match map.remove(key) {
         Some(serde_json::Value::String(s)) => Ok(s),
@@ -209,7 +218,10 @@ pub(crate) fn check_token(what: &str, value: &str, max: usize) -> Result<(), Str
         return Err(format!("{what} is empty"));
     }
     if value.len() > max {
-        return Err(format!("{what} is {} characters long, at most {max} are allowed", value.len()));
+        return Err(format!(
+            "{what} is {} characters long, at most {max} are allowed",
+            value.len()
+        ));
     }
     if !is_token(value) {
         return Err(format!(
@@ -274,7 +286,9 @@ mod tests {
     #[test]
     fn wrong_field_type_names_the_entry_and_field() {
         let err = parse(r#"[{"id": 7, "name": "node0"}]"#).unwrap_err();
-        assert!(err.to_string().contains("entry 0: \"id\" must be a string, found a number"));
+        assert!(err
+            .to_string()
+            .contains("entry 0: \"id\" must be a string, found a number"));
     }
 
     #[test]
@@ -282,12 +296,18 @@ mod tests {
         let dup_name = parse(r#"[{"id":"a","name":"n"},{"id":"b","name":"n"}]"#).unwrap_err();
         assert!(dup_name.to_string().contains("listed twice"), "{dup_name}");
         let dup_id = parse(r#"[{"id":"a","name":"n0"},{"id":"a","name":"n1"}]"#).unwrap_err();
-        assert!(dup_id.to_string().contains("id \"a\" is listed twice"), "{dup_id}");
+        assert!(
+            dup_id.to_string().contains("id \"a\" is listed twice"),
+            "{dup_id}"
+        );
     }
 
     #[test]
     fn empty_and_odd_names_are_rejected() {
-        assert!(parse(r#"[{"id":"a","name":""}]"#).unwrap_err().to_string().contains("empty"));
+        assert!(parse(r#"[{"id":"a","name":""}]"#)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
         let odd = parse(r#"[{"id":"a","name":"node 0"}]"#).unwrap_err();
         assert!(odd.to_string().contains("may only contain"), "{odd}");
     }

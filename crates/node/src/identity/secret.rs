@@ -103,7 +103,10 @@ mod tests {
     fn file_text_loses_exactly_one_trailing_newline() {
         assert_eq!(SecretText::from_file_text("abc\n".into()).expose(), "abc");
         assert_eq!(SecretText::from_file_text("abc\r\n".into()).expose(), "abc");
-        assert_eq!(SecretText::from_file_text("abc\n\n".into()).expose(), "abc\n");
+        assert_eq!(
+            SecretText::from_file_text("abc\n\n".into()).expose(),
+            "abc\n"
+        );
         assert_eq!(SecretText::from_file_text(" abc ".into()).expose(), " abc ");
     }
 
@@ -121,6 +124,8 @@ mod tests {
 
     #[test]
     fn long_passphrase_with_a_symbol_is_accepted() {
-        assert!(check_passphrase_strength(&SecretText::new("correct-horse-battery".into())).is_ok());
+        assert!(
+            check_passphrase_strength(&SecretText::new("correct-horse-battery".into())).is_ok()
+        );
     }
 }

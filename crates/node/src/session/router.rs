@@ -132,7 +132,10 @@ pub struct Router {
 impl Router {
     /// A router with the given limits.
     pub fn new(limits: RouterLimits) -> Self {
-        Self { state: Arc::default(), limits: Arc::new(limits) }
+        Self {
+            state: Arc::default(),
+            limits: Arc::new(limits),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -155,7 +158,11 @@ impl Router {
             return Err(RegisterError::Reused);
         }
         let (tx, rx) = mpsc::channel(self.limits.inbox_capacity);
-        let mut active = Active { participants: participants.into_iter().collect(), seen: HashSet::new(), tx };
+        let mut active = Active {
+            participants: participants.into_iter().collect(),
+            seen: HashSet::new(),
+            tx,
+        };
         if let Some(pending) = state.pending.remove(&key) {
             for message in pending.messages {
                 // Outcomes of early messages are as for live ones; drops are counted there.
@@ -163,7 +170,11 @@ impl Router {
             }
         }
         state.active.insert(key, active);
-        Ok(SessionInbox { key, rx, router: self.clone() })
+        Ok(SessionInbox {
+            key,
+            rx,
+            router: self.clone(),
+        })
     }
 
     /// Routes one verified envelope.
@@ -177,10 +188,15 @@ impl Router {
             return Routed::LateForFinishedSession;
         }
         prune(&mut state, &self.limits, now);
-        if !state.pending.contains_key(&key) && state.pending.len() >= self.limits.pending_sessions {
+        if !state.pending.contains_key(&key) && state.pending.len() >= self.limits.pending_sessions
+        {
             return Routed::Overloaded;
         }
-        let pending = state.pending.entry(key).or_insert_with(|| Pending { since: now, bytes: 0, messages: Vec::new() });
+        let pending = state.pending.entry(key).or_insert_with(|| Pending {
+            since: now,
+            bytes: 0,
+            messages: Vec::new(),
+        });
         let size = message.payload.len();
         if pending.messages.len() >= self.limits.pending_messages_per_session
             || pending.bytes + size > self.limits.pending_bytes_per_session
@@ -216,8 +232,12 @@ fn offer(active: &mut Active, message: Opened) -> Routed {
 }
 
 fn prune(state: &mut State, limits: &RouterLimits, now: Instant) {
-    state.pending.retain(|_, p| now.saturating_duration_since(p.since) < limits.pending_ttl);
-    state.finished.retain(|_, at| now.saturating_duration_since(*at) < limits.finished_ttl);
+    state
+        .pending
+        .retain(|_, p| now.saturating_duration_since(p.since) < limits.pending_ttl);
+    state
+        .finished
+        .retain(|_, at| now.saturating_duration_since(*at) < limits.finished_ttl);
 }
 
 #[cfg(test)]
@@ -268,7 +288,10 @@ mod tests {
         let _inbox = router.register(key(1), participants(), now).unwrap();
         assert_eq!(router.route(message(1, "a", 5), now), Routed::Delivered);
         assert_eq!(router.route(message(1, "a", 5), now), Routed::Replay);
-        assert_eq!(router.route(message(1, "mallory", 0), now), Routed::NotAParticipant);
+        assert_eq!(
+            router.route(message(1, "mallory", 0), now),
+            Routed::NotAParticipant
+        );
     }
 
     #[test]
@@ -276,8 +299,14 @@ mod tests {
         let router = Router::new(RouterLimits::default());
         let now = Instant::now();
         drop(router.register(key(1), participants(), now).unwrap());
-        assert_eq!(router.route(message(1, "a", 0), now), Routed::LateForFinishedSession);
-        assert_eq!(router.register(key(1), participants(), now).unwrap_err(), RegisterError::Reused);
+        assert_eq!(
+            router.route(message(1, "a", 0), now),
+            Routed::LateForFinishedSession
+        );
+        assert_eq!(
+            router.register(key(1), participants(), now).unwrap_err(),
+            RegisterError::Reused
+        );
     }
 
     #[test]

@@ -61,7 +61,11 @@ pub fn incoming(
     ))
 }
 
-fn check(opened: &Opened, session: SessionId, participants: &Participants) -> Result<WireMessage, &'static str> {
+fn check(
+    opened: &Opened,
+    session: SessionId,
+    participants: &Participants,
+) -> Result<WireMessage, &'static str> {
     let wire = WireMessage::decode(&opened.payload).map_err(|_| "undecodable frame")?;
     if wire.session != session || opened.header.session != *session.as_bytes() {
         return Err("session differs from the envelope");
@@ -89,11 +93,19 @@ pub fn outgoing(
     channel: Channel,
     participants: Participants,
 ) -> Pin<Box<dyn Sink<WireMessage, Error = BusError> + Send>> {
-    let state = Outbox { bus, channel, participants, seq: 0 };
-    Box::pin(futures::sink::unfold(state, |mut state, wire: WireMessage| async move {
-        state.send(&wire).await?;
-        Ok::<_, BusError>(state)
-    }))
+    let state = Outbox {
+        bus,
+        channel,
+        participants,
+        seq: 0,
+    };
+    Box::pin(futures::sink::unfold(
+        state,
+        |mut state, wire: WireMessage| async move {
+            state.send(&wire).await?;
+            Ok::<_, BusError>(state)
+        },
+    ))
 }
 
 struct Outbox {
@@ -108,8 +120,19 @@ impl Outbox {
         let frame = wire.encode();
         let me = self.bus.node_id().to_owned();
         let recipients: Vec<String> = match wire.recipient {
-            Some(to) => self.participants.node(to).map(str::to_owned).into_iter().collect(),
-            None => self.participants.nodes().iter().filter(|n| **n != me).cloned().collect(),
+            Some(to) => self
+                .participants
+                .node(to)
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            None => self
+                .participants
+                .nodes()
+                .iter()
+                .filter(|n| **n != me)
+                .cloned()
+                .collect(),
         };
         for to in recipients {
             let header = Header {

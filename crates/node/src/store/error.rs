@@ -60,7 +60,9 @@ pub enum StoreError {
         record: String,
     },
     /// A record was sealed with a layout this build does not know.
-    #[error("record {record} in table {table} has unknown layout version {version}; upgrade mpcium")]
+    #[error(
+        "record {record} in table {table} has unknown layout version {version}; upgrade mpcium"
+    )]
     UnknownRecordVersion {
         /// Table name.
         table: &'static str,
@@ -70,7 +72,9 @@ pub enum StoreError {
         version: u8,
     },
     /// A key share version is written twice; shares are immutable once stored.
-    #[error("{record} already exists; key shares are never overwritten, write a new version instead")]
+    #[error(
+        "{record} already exists; key shares are never overwritten, write a new version instead"
+    )]
     ShareVersionExists {
         /// Which share, in words.
         record: String,
@@ -103,4 +107,42 @@ pub enum StoreError {
 /// Converts any of redb's per-operation errors into [`StoreError::Storage`].
 pub(crate) fn storage<E: Into<redb::Error>>(e: E) -> StoreError {
     StoreError::Storage(e.into())
+}
+
+/// What kind of failure a [`StoreError`] is, for callers deciding what to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The password is empty or wrong: fix the configuration.
+    Password,
+    /// The file or disk failed: may succeed after the operator fixes the environment.
+    Unavailable,
+    /// Stored data is damaged, tampered with or from a newer version: restore or upgrade.
+    Corrupt,
+    /// The write conflicts with what is stored (a share version that exists).
+    Conflict,
+    /// The caller passed something the store cannot hold.
+    InvalidInput,
+    /// An internal invariant broke.
+    Bug,
+}
+
+impl StoreError {
+    /// The kind of failure.
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::EmptyPassword | StoreError::WrongPassword => StoreErrorKind::Password,
+            StoreError::Open { .. } | StoreError::CreateDir { .. } | StoreError::Storage(_) => {
+                StoreErrorKind::Unavailable
+            }
+            StoreError::UnsupportedSchema { .. }
+            | StoreError::CorruptMeta { .. }
+            | StoreError::RecordTampered { .. }
+            | StoreError::UnknownRecordVersion { .. } => StoreErrorKind::Corrupt,
+            StoreError::ShareVersionExists { .. } => StoreErrorKind::Conflict,
+            StoreError::InvalidKdfParams { .. }
+            | StoreError::KeyTooLong { .. }
+            | StoreError::PoolExhausted { .. } => StoreErrorKind::InvalidInput,
+            StoreError::Bug { .. } => StoreErrorKind::Bug,
+        }
+    }
 }

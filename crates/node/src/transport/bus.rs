@@ -69,10 +69,14 @@ impl Bus {
         starts: mpsc::Sender<Opened>,
     ) -> Result<(Self, JoinHandle<()>), BusError> {
         let subject = node_subject(keys.local().node_id());
-        let mut subscriber = client
-            .subscribe(subject.clone())
-            .await
-            .map_err(|e| BusError::Subscribe { subject, reason: e.to_string() })?;
+        let mut subscriber =
+            client
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| BusError::Subscribe {
+                    subject,
+                    reason: e.to_string(),
+                })?;
         let receive_keys = keys.clone();
         let task = tokio::spawn(async move {
             while let Some(message) = subscriber.next().await {
@@ -89,12 +93,18 @@ impl Bus {
 
     /// Seals `payload` for `header.to` and publishes it.
     pub async fn send(&self, header: &Header, payload: &[u8]) -> Result<(), BusError> {
-        let sealed = envelope::seal(&self.keys, header, payload)
-            .map_err(|source| BusError::Seal { to: header.to.clone(), source })?;
+        let sealed =
+            envelope::seal(&self.keys, header, payload).map_err(|source| BusError::Seal {
+                to: header.to.clone(),
+                source,
+            })?;
         self.client
             .publish(node_subject(&header.to), Bytes::from(sealed))
             .await
-            .map_err(|e| BusError::Publish { to: header.to.clone(), reason: e.to_string() })
+            .map_err(|e| BusError::Publish {
+                to: header.to.clone(),
+                reason: e.to_string(),
+            })
     }
 }
 

@@ -136,7 +136,15 @@ impl Header {
         if !r.0.is_empty() {
             return Err(EnvelopeError::Malformed("trailing header bytes"));
         }
-        Ok(Self { channel, session, round, seq, broadcast, from, to })
+        Ok(Self {
+            channel,
+            session,
+            round,
+            seq,
+            broadcast,
+            from,
+            to,
+        })
     }
 }
 
@@ -147,17 +155,28 @@ pub fn seal(keys: &KeyRing, header: &Header, payload: &[u8]) -> Result<Vec<u8>, 
     }
     let peer = keys
         .peer(&header.to)
-        .ok_or_else(|| EnvelopeError::UnknownSender { from: header.to.clone() })?;
+        .ok_or_else(|| EnvelopeError::UnknownSender {
+            from: header.to.clone(),
+        })?;
     let header_bytes = header.encode()?;
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
     let ciphertext = peer
         .cipher()
-        .encrypt(&nonce, Payload { msg: payload, aad: &header_bytes })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: payload,
+                aad: &header_bytes,
+            },
+        )
         .map_err(|_| EnvelopeError::TooLarge)?;
     let mut body = Vec::with_capacity(NONCE_LEN + ciphertext.len());
     body.extend_from_slice(&nonce);
     body.extend_from_slice(&ciphertext);
-    let signature = keys.local().signing_key().sign(&signed_bytes(&header_bytes, &body));
+    let signature = keys
+        .local()
+        .signing_key()
+        .sign(&signed_bytes(&header_bytes, &body));
 
     let header_len = u16::try_from(header_bytes.len()).map_err(|_| EnvelopeError::TooLarge)?;
     let body_len = u32::try_from(body.len()).map_err(|_| EnvelopeError::TooLarge)?;
@@ -190,17 +209,29 @@ pub fn open(keys: &KeyRing, bytes: &[u8]) -> Result<Opened, EnvelopeError> {
     }
     let peer = keys
         .peer(&header.from)
-        .ok_or_else(|| EnvelopeError::UnknownSender { from: header.from.clone() })?;
+        .ok_or_else(|| EnvelopeError::UnknownSender {
+            from: header.from.clone(),
+        })?;
     peer.verifying_key()
         .verify_strict(&signed_bytes(header_bytes, body), &signature)
-        .map_err(|_| EnvelopeError::BadSignature { from: header.from.clone() })?;
+        .map_err(|_| EnvelopeError::BadSignature {
+            from: header.from.clone(),
+        })?;
     let (nonce, ciphertext) = body
         .split_at_checked(NONCE_LEN)
         .ok_or(EnvelopeError::Malformed("body shorter than a nonce"))?;
     let payload = peer
         .cipher()
-        .decrypt(nonce.into(), Payload { msg: ciphertext, aad: header_bytes })
-        .map_err(|_| EnvelopeError::Undecryptable { from: header.from.clone() })?;
+        .decrypt(
+            nonce.into(),
+            Payload {
+                msg: ciphertext,
+                aad: header_bytes,
+            },
+        )
+        .map_err(|_| EnvelopeError::Undecryptable {
+            from: header.from.clone(),
+        })?;
     Ok(Opened { header, payload })
 }
 
@@ -238,7 +269,8 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String, EnvelopeError> {
         let len = usize::from(self.u8()?);
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| EnvelopeError::Malformed("node id is not utf-8"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| EnvelopeError::Malformed("node id is not utf-8"))
     }
 }
 
@@ -266,7 +298,10 @@ mod tests {
         let opened = open(&rings[1], &wire).unwrap();
         assert_eq!(opened.header, header("a", "b"));
         assert_eq!(opened.payload, b"round two");
-        assert_eq!(open(&rings[2], &wire), Err(EnvelopeError::NotForUs { to: "b".into() }));
+        assert_eq!(
+            open(&rings[2], &wire),
+            Err(EnvelopeError::NotForUs { to: "b".into() })
+        );
     }
 
     #[test]
@@ -283,7 +318,10 @@ mod tests {
         for i in 0..wire.len() {
             let mut bad = wire.clone();
             bad[i] ^= 0x01;
-            assert!(open(&rings[1], &bad).is_err(), "flipping byte {i} was accepted");
+            assert!(
+                open(&rings[1], &bad).is_err(),
+                "flipping byte {i} was accepted"
+            );
         }
     }
 
@@ -292,7 +330,10 @@ mod tests {
         let rings = must_ring(&["a", "b", "c"]);
         // c signs with its own key but claims to be a.
         let wire = seal(&rings[2], &header("a", "b"), b"forged").unwrap();
-        assert_eq!(open(&rings[1], &wire), Err(EnvelopeError::BadSignature { from: "a".into() }));
+        assert_eq!(
+            open(&rings[1], &wire),
+            Err(EnvelopeError::BadSignature { from: "a".into() })
+        );
     }
 
     #[test]

@@ -167,7 +167,10 @@ pub(crate) mod tests {
     use rand::rngs::OsRng;
 
     pub(crate) fn must_ring(ids: &[&str]) -> Vec<KeyRing> {
-        let keys: Vec<SigningKey> = ids.iter().map(|_| SigningKey::generate(&mut OsRng)).collect();
+        let keys: Vec<SigningKey> = ids
+            .iter()
+            .map(|_| SigningKey::generate(&mut OsRng))
+            .collect();
         let publics: Vec<(String, VerifyingKey)> = ids
             .iter()
             .zip(&keys)
@@ -175,7 +178,9 @@ pub(crate) mod tests {
             .collect();
         ids.iter()
             .zip(keys)
-            .map(|(id, k)| KeyRing::new(LocalKeys::new(id.to_string(), k), publics.clone()).unwrap())
+            .map(|(id, k)| {
+                KeyRing::new(LocalKeys::new(id.to_string(), k), publics.clone()).unwrap()
+            })
             .collect()
     }
 
@@ -184,8 +189,18 @@ pub(crate) mod tests {
         use chacha20poly1305::aead::Aead;
         let rings = must_ring(&["a", "b"]);
         let nonce = [7u8; 24];
-        let ct = rings[0].peer("b").unwrap().cipher().encrypt(&nonce.into(), &b"hi"[..]).unwrap();
-        let pt = rings[1].peer("a").unwrap().cipher().decrypt(&nonce.into(), &ct[..]).unwrap();
+        let ct = rings[0]
+            .peer("b")
+            .unwrap()
+            .cipher()
+            .encrypt(&nonce.into(), &b"hi"[..])
+            .unwrap();
+        let pt = rings[1]
+            .peer("a")
+            .unwrap()
+            .cipher()
+            .decrypt(&nonce.into(), &ct[..])
+            .unwrap();
         assert_eq!(pt, b"hi");
     }
 

@@ -1,0 +1,139 @@
+//! Command-line arguments (clap derive); every command has `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Operator tool for mpcium clusters: peers, identities, initiator and authorizer keys.
+#[derive(Debug, Parser)]
+#[command(name = "mpcium-cli", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write peers.json listing node0..node{N-1} with fresh IDs.
+    GeneratePeers(GeneratePeersArgs),
+    /// Register the peers of peers.json in the registry.
+    RegisterPeers(RegisterPeersArgs),
+    /// Make a node's Ed25519 identity and share public identities with sibling node directories.
+    GenerateIdentity(GenerateIdentityArgs),
+    /// Make the event initiator's key pair.
+    GenerateInitiator(GenerateInitiatorArgs),
+    /// Make an authorizer's key pair.
+    GenerateAuthorizer(GenerateAuthorizerArgs),
+    /// Print the version.
+    Version,
+}
+
+/// `generate-peers`.
+#[derive(Debug, Args)]
+pub struct GeneratePeersArgs {
+    /// Number of nodes.
+    #[arg(short = 'n', long = "number")]
+    pub number: usize,
+    /// Output file; never overwritten.
+    #[arg(short, long, default_value = "peers.json")]
+    pub output: PathBuf,
+}
+
+/// `register-peers`.
+#[derive(Debug, Args)]
+pub struct RegisterPeersArgs {
+    /// peers.json to register.
+    #[arg(short, long, default_value = "peers.json")]
+    pub peers: PathBuf,
+    /// Config file with the registry address (default: the usual search path).
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    /// Environment (production or development).
+    #[arg(short, long, env = "ENVIRONMENT")]
+    pub environment: Option<String>,
+}
+
+/// Options shared by the key-generating commands.
+#[derive(Debug, Args)]
+pub struct KeyOutputArgs {
+    /// Encrypt the private key with a passphrase (age, scrypt).
+    #[arg(short, long)]
+    pub encrypt: bool,
+    /// Replace existing files.
+    #[arg(short = 'f', long)]
+    pub overwrite: bool,
+    /// Read the passphrase from this file (one trailing newline is removed).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `generate-identity`.
+#[derive(Debug, Args)]
+pub struct GenerateIdentityArgs {
+    /// Node name, as listed in peers.json.
+    #[arg(short, long)]
+    pub node: String,
+    /// peers.json listing the node.
+    #[arg(short, long, default_value = "peers.json")]
+    pub peers: PathBuf,
+    /// Directory to write into (the seed uses ./identity/<node>).
+    #[arg(short, long, default_value = "identity")]
+    pub output_dir: PathBuf,
+    /// Encryption and overwrite options.
+    #[command(flatten)]
+    pub key: KeyOutputArgs,
+}
+
+/// Key algorithm for initiator and authorizer keys.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AlgorithmArg {
+    /// Ed25519.
+    Ed25519,
+    /// ECDSA P-256.
+    P256,
+}
+
+/// `generate-initiator`.
+#[derive(Debug, Args)]
+pub struct GenerateInitiatorArgs {
+    /// Name used in file names (`<name>_identity.json`, `<name>_private.key`).
+    #[arg(short = 'n', long, default_value = "initiator")]
+    pub node_name: String,
+    /// Directory to write into.
+    #[arg(short, long, default_value = ".")]
+    pub output_dir: PathBuf,
+    /// Key algorithm.
+    #[arg(short, long, value_enum, default_value = "ed25519")]
+    pub algorithm: AlgorithmArg,
+    /// Encryption and overwrite options.
+    #[command(flatten)]
+    pub key: KeyOutputArgs,
+}
+
+/// `generate-authorizer`.
+#[derive(Debug, Args)]
+pub struct GenerateAuthorizerArgs {
+    /// Authorizer name (letters, digits, '-' and '_').
+    #[arg(short, long)]
+    pub name: String,
+    /// Directory to write into.
+    #[arg(short, long, default_value = ".")]
+    pub output_dir: PathBuf,
+    /// Key algorithm.
+    #[arg(short, long, value_enum, default_value = "ed25519")]
+    pub algorithm: AlgorithmArg,
+    /// Encryption and overwrite options.
+    #[command(flatten)]
+    pub key: KeyOutputArgs,
+}
+
+impl From<AlgorithmArg> for mpcium_node::identity::InitiatorAlgorithm {
+    fn from(a: AlgorithmArg) -> Self {
+        match a {
+            AlgorithmArg::Ed25519 => Self::Ed25519,
+            AlgorithmArg::P256 => Self::P256,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per group of commands.
+
+pub mod identity;
+pub mod initiator;
+pub mod peers;
