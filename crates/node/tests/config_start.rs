@@ -67,11 +67,18 @@ fn must_run_mpcium(dir: &Path, args: &[&str]) -> (bool, String) {
         .env_remove("ENVIRONMENT")
         .env_remove("MPC_THRESHOLD")
         .env_remove("BADGER_PASSWORD")
+        // Nothing listens on the discard port: a node that passes every check stops there.
+        .env("NATS_URL", "nats://127.0.0.1:9")
         .output()
         .unwrap();
+    // Production logs are JSON on stdout; start-up errors go to stderr.
     (
         out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -98,12 +105,14 @@ fn version_prints_the_crate_version() {
 }
 
 #[test]
-fn seed_start_flags_pass_every_check_and_stop_at_the_missing_runtime() {
+fn seed_start_flags_pass_every_check_and_reach_nats() {
     let dir = must_make_node_dir("");
     let (ok, stderr) = must_run_mpcium(dir.path(), SEED_START);
     assert!(!ok);
+    assert!(stderr.contains("MPCIUM v"), "{stderr}");
+    assert!(stderr.contains("Connected to badger kv store"), "{stderr}");
     assert!(
-        stderr.contains("node0 are valid") && stderr.contains("not built yet"),
+        stderr.contains("Failed to connect to NATS at nats://127.0.0.1:9"),
         "{stderr}"
     );
 }
@@ -162,7 +171,7 @@ fn unknown_config_keys_are_warned_about_but_not_fatal() {
         stderr.contains("unknown config key ignored") && stderr.contains("colour"),
         "{stderr}"
     );
-    assert!(stderr.contains("not built yet"), "{stderr}");
+    assert!(stderr.contains("Failed to connect to NATS"), "{stderr}");
 }
 
 #[test]
@@ -208,7 +217,7 @@ fn plain_key_from_the_reference_layout_loads_without_decryption() {
             "db-password.cred",
         ],
     );
-    assert!(stderr.contains("node1 are valid"), "{stderr}");
+    assert!(stderr.contains("Connected to badger kv store"), "{stderr}");
 }
 
 #[test]
