@@ -17,3 +17,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "test: cargo test"
 cargo test --workspace --locked
+
+echo "test: deployment checks (scripts/check-deploy.sh: yamllint, Helm render, schemas, pod policies, image)"
+scripts/check-deploy.sh

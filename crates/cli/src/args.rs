@@ -26,6 +26,10 @@ pub enum Command {
     GenerateInitiator(GenerateInitiatorArgs),
     /// Make an authorizer's key pair.
     GenerateAuthorizer(GenerateAuthorizerArgs),
+    /// Restore a node's store from an encrypted backup (presignatures are not restored).
+    Recover(RecoverArgs),
+    /// Check that a backup decrypts and is complete, without restoring it.
+    VerifyBackup(VerifyBackupArgs),
     /// Print the version.
     Version,
 }
@@ -127,6 +131,45 @@ pub struct GenerateAuthorizerArgs {
     /// Encryption and overwrite options.
     #[command(flatten)]
     pub key: KeyOutputArgs,
+}
+
+/// `recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Directory holding backup-*.mpcbak files; the newest is restored.
+    #[arg(short = 'b', long, required_unless_present = "backup_file")]
+    pub backup_dir: Option<PathBuf>,
+    /// Restore this backup file instead of the newest in --backup-dir.
+    #[arg(long, value_name = "FILE")]
+    pub backup_file: Option<PathBuf>,
+    /// Store file to create (the node reads <db_path>/<node name>).
+    #[arg(short = 'r', long)]
+    pub recovery_path: PathBuf,
+    /// Replace an existing store file at --recovery-path.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Read the database password from this file (one trailing newline is removed).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `verify-backup`.
+#[derive(Debug, Args)]
+pub struct VerifyBackupArgs {
+    /// The backup file to check.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "backup_dir",
+        conflicts_with = "backup_dir"
+    )]
+    pub backup_file: Option<PathBuf>,
+    /// Check the newest backup in this directory.
+    #[arg(short = 'b', long)]
+    pub backup_dir: Option<PathBuf>,
+    /// Read the database password from this file (one trailing newline is removed).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 impl From<AlgorithmArg> for mpcium_node::identity::InitiatorAlgorithm {

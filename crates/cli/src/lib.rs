@@ -1,8 +1,10 @@
 //! `mpcium-cli`, the operator tool: generates `peers.json`, node identities, the event
-//! initiator and authorizer keys, and registers peers. Files are byte-compatible with the Go
-//! reference's `mpcium-cli`; where the seed deployment guide differs (array-form `peers.json`,
-//! `initiator_*` file names, identities shared between sibling node directories) the guide wins
-//! and the reference's forms are still accepted as input.
+//! initiator and authorizer keys, registers peers, and verifies and recovers store backups.
+//! Files are byte-compatible with the Go reference's `mpcium-cli`; where the seed deployment
+//! guide differs (array-form `peers.json`, `initiator_*` file names, identities shared between
+//! sibling node directories) the guide wins and the reference's forms are still accepted as
+//! input. Backups are this implementation's own format (see `mpcium_node::backup`); the
+//! reference's `backup-*.enc` files are not read.
 //!
 //! Passphrases for `--encrypt` come from `--password-file`, else one line of stdin when stdin is
 //! not a terminal, else a terminal prompt (twice). They must have at least 12 characters and
@@ -29,6 +31,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::GenerateIdentity(a) => commands::identity::generate(&a),
         Command::GenerateInitiator(a) => commands::initiator::generate_initiator(&a),
         Command::GenerateAuthorizer(a) => commands::initiator::generate_authorizer(&a),
+        Command::Recover(a) => commands::backup::recover(&a),
+        Command::VerifyBackup(a) => commands::backup::verify(&a),
         Command::Version => {
             println!("mpcium-cli version {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -305,10 +305,12 @@ impl Client {
         };
         match route {
             Route::JetStream => {
+                let call = uuid::Uuid::new_v4().simple().to_string();
                 let msg_id = request_msg_id(
                     options.client_id.as_ref(),
                     msg.initiator_id(),
                     &msg.signed_bytes(),
+                    &call,
                 );
                 headers.insert(MSG_ID_HEADER, msg_id.as_str());
                 self.inner

@@ -211,18 +211,17 @@ pub(crate) fn seal(
     Ok(msg.to_json())
 }
 
-/// `Nats-Msg-Id` of a request: `[<clientID>:]<id>:<first 16 hex digits of SHA-256(signed bytes)>`.
-///
-/// JetStream drops a publication whose ID it saw within the stream's duplicate window, so an
-/// identical retry (same content, same client) is absorbed, while a request reusing an ID with
-/// *different* content — or from another client — still reaches the nodes and gets its
-/// `ERROR_SESSION_DUPLICATE` / `ERROR_KEY_ALREADY_EXISTS` answer instead of vanishing.
-pub fn request_msg_id(client: Option<&ClientId>, id: &str, signed_bytes: &[u8]) -> String {
+/// The `Nats-Msg-Id` of one published request: `[<clientID>:]<id>:<16 hex of SHA-256(signed
+/// bytes)>:<call>`, where `call` is unique per SDK call. JetStream absorbs re-publications of the
+/// same call (a retry after a lost acknowledgement) within its duplicate window, while a repeated
+/// *call* always reaches the nodes, which answer it from their result cache (same content) or
+/// with `ERROR_SESSION_DUPLICATE` (same id, other content) — it never vanishes.
+pub fn request_msg_id(client: Option<&ClientId>, id: &str, signed_bytes: &[u8], call: &str) -> String {
     let digest = Sha256::digest(signed_bytes);
     let short = hex::encode(digest.get(..8).unwrap_or_default());
     match client {
-        Some(c) => format!("{c}:{id}:{short}"),
-        None => format!("{id}:{short}"),
+        Some(c) => format!("{c}:{id}:{short}:{call}"),
+        None => format!("{id}:{short}:{call}"),
     }
 }
 
@@ -298,10 +297,11 @@ mod tests {
     #[test]
     fn message_ids_change_with_content_and_client_but_not_with_signatures() {
         let client = ClientId::new("svc").unwrap();
-        let a = request_msg_id(None, "t1", b"one");
-        assert_eq!(a, request_msg_id(None, "t1", b"one"));
-        assert!(a.starts_with("t1:") && a.len() == "t1:".len() + 16, "{a}");
-        assert_ne!(a, request_msg_id(None, "t1", b"two"));
-        assert!(request_msg_id(Some(&client), "t1", b"one").starts_with("svc:t1:"));
+        let a = request_msg_id(None, "t1", b"one", "c1");
+        assert_eq!(a, request_msg_id(None, "t1", b"one", "c1"));
+        assert!(a.starts_with("t1:") && a.ends_with(":c1") && a.len() == "t1:".len() + 16 + 3, "{a}");
+        assert_ne!(a, request_msg_id(None, "t1", b"two", "c1"));
+        assert_ne!(a, request_msg_id(None, "t1", b"one", "c2"));
+        assert!(request_msg_id(Some(&client), "t1", b"one", "c1").starts_with("svc:t1:"));
     }
 }

@@ -312,7 +312,7 @@ async fn reshare_goes_to_the_durable_stream_and_reshare_core_to_the_core_subject
 }
 
 #[tokio::test]
-async fn identical_retries_are_absorbed_but_a_reused_id_with_new_content_gets_through() {
+async fn every_call_reaches_the_nodes_even_when_it_repeats_an_earlier_one() {
     let server = NatsServer::must_start();
     let signer = initiator();
     let client = must_connect(options(&server, signer.clone(), None)).await;
@@ -322,13 +322,14 @@ async fn identical_retries_are_absorbed_but_a_reused_id_with_new_content_gets_th
     client.submit_sign(request.clone()).await.unwrap();
     client.submit_sign(request.clone()).await.unwrap();
     let mut stream = js.get_stream("mpc-signing").await.unwrap();
-    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    // The nodes answer a repeated call from their result cache; JetStream must not swallow it.
+    assert_eq!(stream.info().await.unwrap().state.messages, 2);
 
     client
         .submit_sign(SignRequest::eddsa("w1", b"pay mallory".to_vec()).with_tx_id("t-dup"))
         .await
         .unwrap();
-    assert_eq!(stream.info().await.unwrap().state.messages, 2);
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
 }
 
 #[tokio::test]

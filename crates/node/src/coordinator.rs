@@ -29,7 +29,7 @@ use crate::context::NodeContext;
 use crate::control::{self, Failure, Operation, Outcome, Output, Start};
 use crate::jetstream::publish_result;
 use crate::keys;
-use crate::registry::{KeyInfo, Registry};
+use crate::registry::{result_key, KeyInfo, Registry};
 use crate::session::wire::{OUTCOME, START};
 use crate::transport::envelope::Header;
 
@@ -145,7 +145,6 @@ struct CachedResult {
     /// SHA-256 of the request bytes that produced it.
     request_digest: String,
     subject: String,
-    msg_id: String,
     payload: Vec<u8>,
 }
 
@@ -215,32 +214,29 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
         let _ = message.ack_with(AckKind::Term).await;
         return;
     };
-    if let Err(error) = publish_result(
-        js,
-        reply.subject.clone(),
-        &reply.msg_id,
-        reply.payload.clone(),
-    )
-    .await
-    {
+    // Cache before publishing: a client may repeat the request the moment it sees the result.
+    if let Some(key) = &reply.cache_key {
+        let cached = CachedResult {
+            request_digest: reply.request_digest.clone(),
+            subject: reply.subject.clone(),
+            payload: reply.payload.clone(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&cached) {
+            if let Err(error) = ctx.registry.put(&result_key(key), &bytes).await {
+                tracing::error!(%error, "cannot cache result; a repeated request would run again");
+            }
+        }
+    }
+    // Unique per handling: a retried publish of this result is absorbed by JetStream, while a
+    // repeated request gets its (cached) result published again.
+    let delivery = uuid::Uuid::new_v4().simple().to_string();
+    let msg_id = result_msg_id(reply.kind, client_id.as_ref(), &reply.id, Some(&delivery));
+    if let Err(error) = publish_result(js, reply.subject.clone(), &msg_id, reply.payload.clone()).await {
         tracing::error!(%error, "cannot publish result; the request will be redelivered");
         let _ = message
             .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
             .await;
         return;
-    }
-    if let Some(key) = &reply.cache_key {
-        let cached = CachedResult {
-            request_digest: reply.request_digest.clone(),
-            subject: reply.subject.clone(),
-            msg_id: reply.msg_id.clone(),
-            payload: reply.payload.clone(),
-        };
-        if let Ok(bytes) = serde_json::to_vec(&cached) {
-            if let Err(error) = ctx.store.put_result(key, &bytes) {
-                tracing::error!(%error, "cannot cache result");
-            }
-        }
     }
     if let Err(error) = message.double_ack().await {
         tracing::warn!(%error, "cannot acknowledge request");
@@ -249,8 +245,10 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
 
 /// What to publish for a request.
 struct Reply {
+    kind: ResultKind,
+    /// The wallet or transaction id the result answers.
+    id: String,
     subject: String,
-    msg_id: String,
     payload: Vec<u8>,
     request_digest: String,
     /// Set for results that must be returned again for a repeated request.
@@ -261,17 +259,14 @@ fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A cached result for `key`, if the same request was answered before. A different request under
-/// the same key gets a duplicate error instead.
-fn cached(
-    ctx: &NodeContext,
-    key: &str,
-    request_digest: &str,
-) -> Result<Option<CachedResult>, Failure> {
+/// A cached result for `key`, if the same request was answered before (by any node: the cache
+/// lives in the shared registry). A different request under the same key gets a duplicate error.
+async fn cached(ctx: &NodeContext, key: &str, request_digest: &str) -> Result<Option<CachedResult>, Failure> {
     let Some(bytes) = ctx
-        .store
-        .result(key)
-        .map_err(|e| Failure::new(ErrorCode::StorageRead, e.to_string()))?
+        .registry
+        .get(&result_key(key))
+        .await
+        .map_err(|e| Failure::new(ErrorCode::StorageRead, format!("result cache: {e}")))?
     else {
         return Ok(None);
     };
@@ -286,10 +281,11 @@ fn cached(
     Ok(Some(cached))
 }
 
-fn from_cache(cached: CachedResult) -> Reply {
+fn from_cache(kind: ResultKind, id: &str, cached: CachedResult) -> Reply {
     Reply {
+        kind,
+        id: id.to_owned(),
         subject: cached.subject,
-        msg_id: cached.msg_id,
         payload: cached.payload,
         request_digest: cached.request_digest,
         cache_key: None,
@@ -311,7 +307,7 @@ async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) ->
     let request_digest = digest(payload);
     let event = match keygen_result(ctx, &request, payload, &cache_key, &request_digest).await {
         Ok(Ok(event)) => event,
-        Ok(Err(cached)) => return Some(from_cache(cached)),
+        Ok(Err(cached)) => return Some(from_cache(ResultKind::Keygen, &wallet, cached)),
         Err(failure) => {
             tracing::warn!(wallet_id = %wallet, code = %failure.code, reason = %failure.reason, "keygen failed");
             KeygenResultEvent::failure(wallet.clone(), failure.error_code(), failure.reason)
@@ -330,8 +326,9 @@ fn keygen_reply(
     cache_key: Option<String>,
 ) -> Reply {
     Reply {
+        kind: ResultKind::Keygen,
+        id: wallet.to_owned(),
         subject: ResultKind::Keygen.subject(client, wallet),
-        msg_id: result_msg_id(ResultKind::Keygen, client, wallet, None),
         payload: event.to_json(),
         request_digest: digest(payload),
         cache_key,
@@ -347,7 +344,7 @@ async fn keygen_result(
     request_digest: &str,
 ) -> Result<Result<KeygenResultEvent, CachedResult>, Failure> {
     ctx.authenticate(request)?;
-    if let Some(cached) = cached(ctx, cache_key, request_digest)? {
+    if let Some(cached) = cached(ctx, cache_key, request_digest).await? {
         return Ok(Err(cached));
     }
     let ready = ready_nodes(ctx).await?;
@@ -449,7 +446,7 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
     let request_digest = digest(payload);
     let event = match sign_result(ctx, &request, payload, &cache_key, &request_digest).await {
         Ok(Ok(event)) => event,
-        Ok(Err(cached)) => return Some(from_cache(cached)),
+        Ok(Err(cached)) => return Some(from_cache(ResultKind::Signing, &request.tx_id, cached)),
         Err(failure) => {
             tracing::warn!(tx_id = %request.tx_id, code = %failure.code, reason = %failure.reason, "signing failed");
             SigningResultEvent::failure(
@@ -480,8 +477,9 @@ fn signing_reply(
     cache_key: Option<String>,
 ) -> Reply {
     Reply {
+        kind: ResultKind::Signing,
+        id: tx_id.to_owned(),
         subject: ResultKind::Signing.subject(client, tx_id),
-        msg_id: result_msg_id(ResultKind::Signing, client, tx_id, None),
         payload: event.to_json(),
         request_digest: digest(payload),
         cache_key,
@@ -496,7 +494,7 @@ async fn sign_result(
     request_digest: &str,
 ) -> Result<Result<SigningResultEvent, CachedResult>, Failure> {
     ctx.authenticate(request)?;
-    if let Some(cached) = cached(ctx, cache_key, request_digest)? {
+    if let Some(cached) = cached(ctx, cache_key, request_digest).await? {
         return Ok(Err(cached));
     }
     let info =

@@ -25,6 +25,7 @@ pub mod delivery;
 pub mod ecdsa;
 pub mod eddsa;
 pub mod material;
+pub mod reshare;
 
 /// HD derivation lives in `mpcium-protocol` so clients can derive child keys without the engine.
 pub use mpcium_protocol::hd;

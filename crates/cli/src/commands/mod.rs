@@ -1,5 +1,6 @@
 //! One module per group of commands.
 
+pub mod backup;
 pub mod identity;
 pub mod initiator;
 pub mod peers;

@@ -53,6 +53,8 @@ pub struct Config {
     pub backup_period_seconds: i64,
     /// Backup directory (default `./backups`).
     pub backup_dir: PathBuf,
+    /// Backups of this node kept in `backup_dir`; ≤0 means 24 (see [`Config::backups_kept`]).
+    pub backup_retention: i64,
     /// Keygen sessions run at once (default 2).
     pub max_concurrent_keygen: i64,
     /// Signing sessions run at once (default 20).
@@ -79,6 +81,7 @@ impl Default for Config {
             backup_enabled: true,
             backup_period_seconds: DEFAULT_BACKUP_PERIOD_SECONDS,
             backup_dir: PathBuf::from("./backups"),
+            backup_retention: DEFAULT_BACKUP_RETENTION,
             max_concurrent_keygen: 2,
             max_concurrent_signing: 20,
             healthcheck: HealthcheckConfig::default(),
@@ -89,6 +92,9 @@ impl Default for Config {
 
 /// Backup period used when `backup_period_seconds` is unset or ≤0.
 pub const DEFAULT_BACKUP_PERIOD_SECONDS: i64 = 300;
+
+/// Backups kept when `backup_retention` is unset or ≤0.
+pub const DEFAULT_BACKUP_RETENTION: i64 = 24;
 
 /// `nats.*`.
 #[derive(Debug, Clone, Deserialize)]
@@ -332,6 +338,16 @@ impl Config {
         };
         std::time::Duration::from_secs(secs.unsigned_abs())
     }
+
+    /// Number of backups to keep, with ≤0 meaning the default of 24.
+    pub fn backups_kept(&self) -> usize {
+        let kept = if self.backup_retention <= 0 {
+            DEFAULT_BACKUP_RETENTION
+        } else {
+            self.backup_retention
+        };
+        usize::try_from(kept).unwrap_or(usize::MAX)
+    }
 }
 
 /// The reference's search order for `config.yaml`.
@@ -399,6 +415,13 @@ backup_period_seconds: 300
         assert_eq!(c.event_initiator_algorithm, "ed25519");
         assert_eq!(c.db_path, PathBuf::from("./db"));
         assert_eq!(c.backup_dir, PathBuf::from("./backups"));
+    }
+
+    #[test]
+    fn backup_retention_defaults_to_24_and_reads_the_key() {
+        assert_eq!(must_parse("").config.backups_kept(), 24);
+        assert_eq!(must_parse("backup_retention: 0").config.backups_kept(), 24);
+        assert_eq!(must_parse("backup_retention: 3").config.backups_kept(), 3);
     }
 
     #[test]

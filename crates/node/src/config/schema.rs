@@ -47,6 +47,7 @@ pub(crate) const KEYS: &[(&str, Kind)] = &[
     ("backup_enabled", Kind::Bool),
     ("backup_period_seconds", Kind::Int),
     ("backup_dir", Kind::Text),
+    ("backup_retention", Kind::Int),
     ("max_concurrent_keygen", Kind::Int),
     ("max_concurrent_signing", Kind::Int),
     ("healthcheck.enabled", Kind::Bool),

@@ -12,6 +12,15 @@ pub const READY_PREFIX: &str = "mpc_ready/";
 /// Prefix of wallet key info: `threshold_keyinfo/<ecdsa|eddsa>:<wallet id>` → JSON [`KeyInfo`].
 pub const KEYINFO_PREFIX: &str = "threshold_keyinfo/";
 
+/// Prefix of the cluster-wide result cache: `mpc_results/<operation>:<id>` → the published result,
+/// so a repeated request gets the same answer from whichever node takes it (not in the reference).
+pub const RESULTS_PREFIX: &str = "mpc_results/";
+
+/// `mpc_results/<request key>`.
+pub fn result_key(request_key: &str) -> String {
+    format!("{RESULTS_PREFIX}{request_key}")
+}
+
 /// `mpc_peers/<name>`.
 pub fn peer_key(name: &str) -> String {
     format!("{PEERS_PREFIX}{name}")

@@ -25,7 +25,8 @@ use std::time::Duration;
 pub use consul::{ConsulRegistry, ConsulSettings};
 pub use error::{RegistryError, RegistryErrorKind};
 pub use keys::{
-    keyinfo_key, peer_key, ready_key, KeyInfo, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX,
+    keyinfo_key, peer_key, ready_key, result_key, KeyInfo, KEYINFO_PREFIX, PEERS_PREFIX,
+    READY_PREFIX, RESULTS_PREFIX,
 };
 pub use nats::{NatsKvRegistry, NatsKvSettings};
 

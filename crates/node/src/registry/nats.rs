@@ -1,7 +1,8 @@
 //! The NATS backend: the registry keys in JetStream KV buckets, one per prefix.
 //!
 //! `mpc_peers/<name>` lives in bucket `mpc_peers` under key `<name>`, `mpc_ready/<id>` in
-//! `mpc_ready`, `threshold_keyinfo/<type>:<wallet>` in `threshold_keyinfo`; the part below the
+//! `mpc_ready`, `threshold_keyinfo/<type>:<wallet>` in `threshold_keyinfo`, `mpc_results/<key>` in
+//! `mpc_results`; the part below the
 //! prefix is encoded by [`super::nats_key`]. Buckets are created (or updated to this config) on
 //! open. `mpc_ready` has `limit_markers`, and readiness is written with a per-message TTL
 //! (`Nats-TTL`), so an expired node vanishes from the bucket and watchers see a `Purge`; both
@@ -15,7 +16,9 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use super::{nats_key, Registry, RegistryError, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX};
+use super::{
+    nats_key, Registry, RegistryError, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX, RESULTS_PREFIX,
+};
 
 /// How long the server keeps the marker it writes when a readiness key expires.
 const READY_MARKER_TTL: Duration = Duration::from_secs(60);
@@ -54,6 +57,7 @@ struct Inner {
     peers: Bucket,
     ready: Bucket,
     keyinfo: Bucket,
+    results: Bucket,
 }
 
 fn nats_error<'a, E: std::error::Error + Send + Sync + 'static>(
@@ -97,18 +101,25 @@ impl NatsKvRegistry {
         let peers = open(PEERS_PREFIX, "mpc_peers", None).await?;
         let ready = open(READY_PREFIX, "mpc_ready", Some(READY_MARKER_TTL)).await?;
         let keyinfo = open(KEYINFO_PREFIX, "threshold_keyinfo", None).await?;
+        let results = open(RESULTS_PREFIX, "mpc_results", None).await?;
         Ok(NatsKvRegistry {
             inner: Arc::new(Inner {
                 js,
                 peers,
                 ready,
                 keyinfo,
+                results,
             }),
         })
     }
 
-    fn buckets(&self) -> [&Bucket; 3] {
-        [&self.inner.peers, &self.inner.ready, &self.inner.keyinfo]
+    fn buckets(&self) -> [&Bucket; 4] {
+        [
+            &self.inner.peers,
+            &self.inner.ready,
+            &self.inner.keyinfo,
+            &self.inner.results,
+        ]
     }
 
     /// The bucket holding `key` and the encoded KV key inside it.
@@ -120,7 +131,7 @@ impl NatsKvRegistry {
         }
         Err(RegistryError::InvalidKey {
             key: key.to_owned(),
-            reason: "the nats registry stores only keys under mpc_peers/, mpc_ready/ and threshold_keyinfo/",
+            reason: "the nats registry stores only keys under mpc_peers/, mpc_ready/, threshold_keyinfo/ and mpc_results/",
         })
     }
 

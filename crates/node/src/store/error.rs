@@ -93,6 +93,18 @@ pub enum StoreError {
         /// Table name.
         table: &'static str,
     },
+    /// A restore was asked to write over an existing file.
+    #[error("cannot restore into {path}: it already exists; restore into a new path")]
+    RestoreTargetExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// A snapshot given to a restore names a table this build does not have.
+    #[error("the snapshot holds a record of unknown table {table:?}; upgrade mpcium or use another backup")]
+    UnknownTable {
+        /// The table name found.
+        table: String,
+    },
     /// The embedded database engine failed (disk full, I/O error, corruption).
     #[error("store i/o failed: {0}")]
     Storage(#[from] redb::Error),
@@ -138,7 +150,10 @@ impl StoreError {
             | StoreError::CorruptMeta { .. }
             | StoreError::RecordTampered { .. }
             | StoreError::UnknownRecordVersion { .. } => StoreErrorKind::Corrupt,
-            StoreError::ShareVersionExists { .. } => StoreErrorKind::Conflict,
+            StoreError::UnknownTable { .. } => StoreErrorKind::Corrupt,
+            StoreError::ShareVersionExists { .. } | StoreError::RestoreTargetExists { .. } => {
+                StoreErrorKind::Conflict
+            }
             StoreError::InvalidKdfParams { .. }
             | StoreError::KeyTooLong { .. }
             | StoreError::PoolExhausted { .. } => StoreErrorKind::InvalidInput,

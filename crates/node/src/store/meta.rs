@@ -8,9 +8,9 @@ use super::error::storage;
 use super::tables::META;
 use super::{SecretPassword, StoreError, StoreOptions, SCHEMA_VERSION};
 
-const META_SCHEMA: &str = "schema_version";
-const META_KDF: &str = "kdf";
-const META_KEY_CHECK: &str = "key_check";
+pub(crate) const META_SCHEMA: &str = "schema_version";
+pub(crate) const META_KDF: &str = "kdf";
+pub(crate) const META_KEY_CHECK: &str = "key_check";
 /// The plaintext of the key-check record.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"mpcium store key check v1";
 
@@ -49,12 +49,22 @@ pub(crate) fn unlock_or_initialise(
             .map_err(storage)?;
         return Ok(cipher);
     };
-    let schema: [u8; 4] = schema
-        .as_slice()
-        .try_into()
-        .map_err(|_| StoreError::CorruptMeta {
-            what: "schema version",
-        })?;
+    let kdf = read(&meta, META_KDF)?;
+    let check = read(&meta, META_KEY_CHECK)?;
+    unlock(&schema, kdf.as_deref(), check.as_deref(), password)
+}
+
+/// Checks `password` against a store's metadata values (schema version, KDF record, key-check
+/// record) and returns the record cipher; used at open and to check a snapshot before restoring.
+pub(crate) fn unlock(
+    schema: &[u8],
+    kdf: Option<&[u8]>,
+    check: Option<&[u8]>,
+    password: &SecretPassword,
+) -> Result<RecordCipher, StoreError> {
+    let schema: [u8; 4] = schema.try_into().map_err(|_| StoreError::CorruptMeta {
+        what: "schema version",
+    })?;
     let schema = u32::from_be_bytes(schema);
     if schema > SCHEMA_VERSION {
         return Err(StoreError::UnsupportedSchema {
@@ -62,14 +72,14 @@ pub(crate) fn unlock_or_initialise(
             supported: SCHEMA_VERSION,
         });
     }
-    let kdf = read(&meta, META_KDF)?.ok_or(StoreError::CorruptMeta {
+    let kdf = kdf.ok_or(StoreError::CorruptMeta {
         what: "kdf parameters missing",
     })?;
-    let cipher = KdfRecord::decode(&kdf)?.derive(password)?;
-    let check = read(&meta, META_KEY_CHECK)?.ok_or(StoreError::CorruptMeta {
+    let cipher = KdfRecord::decode(kdf)?.derive(password)?;
+    let check = check.ok_or(StoreError::CorruptMeta {
         what: "key-check record missing",
     })?;
-    match cipher.open("meta", META_KEY_CHECK.as_bytes(), schema, &check) {
+    match cipher.open("meta", META_KEY_CHECK.as_bytes(), schema, check) {
         Ok(Some(plaintext)) if plaintext.as_slice() == KEY_CHECK_PLAINTEXT => Ok(cipher),
         Ok(_) => Err(StoreError::WrongPassword),
         Err(_) => Err(StoreError::CorruptMeta {

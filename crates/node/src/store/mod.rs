@@ -11,6 +11,9 @@
 //!   transaction, so a presignature can never be handed out twice, even across restarts;
 //! * the result cache for exactly-once replies ([`Store::put_result`], first writer wins).
 //!
+//! For backups, [`Store::snapshot`] reads every record as stored from one read transaction and
+//! [`Store::restore_snapshot`] writes such a snapshot into a new store file.
+//!
 //! # Encryption
 //! The key is Argon2id(password, 16-byte random salt) with the parameters in [`KdfParams`]
 //! (default 64 MiB, 3 passes, 1 lane); salt and parameters live unencrypted in the `meta` table,
@@ -31,6 +34,7 @@ mod cipher;
 mod error;
 mod meta;
 mod pools;
+mod restore;
 mod secret;
 mod tables;
 
@@ -43,6 +47,7 @@ use zeroize::Zeroizing;
 pub use batch::Batch;
 pub use cipher::KdfParams;
 pub use error::{StoreError, StoreErrorKind};
+pub use restore::table_name;
 pub use secret::{SecretBytes, SecretPassword};
 pub use tables::KeyType;
 

@@ -78,6 +78,11 @@ impl Table {
         }
     }
 
+    /// The table called `name`, if it is an encrypted table.
+    pub(crate) fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// The redb definition of the table.
     pub(crate) fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())

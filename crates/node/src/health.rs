@@ -1,0 +1,348 @@
+//! The node's operations HTTP listener (`healthcheck.address`): `/health` with the reference's
+//! JSON, Kubernetes-style `/healthz` (liveness) and `/readyz` (readiness), and Prometheus
+//! `/metrics` when a metrics handle is given.
+//!
+//! What "healthy" means is asked of a [`ProbeHealth`] on every request, so tests supply a fake
+//! and the node supplies [`NodeProbes`] (NATS connection state, registry reachability, ready
+//! nodes against the signing threshold). Ready = NATS connected ∧ registry reachable ∧ a
+//! signing majority ready, as in the reference.
+//!
+//! Timeouts follow the reference's 5 s read/write: request headers must arrive within
+//! [`HTTP_TIMEOUT`], a probe that has not answered within [`PROBE_DEADLINE`] counts as not
+//! ready, and no connection lives longer than [`CONNECTION_LIFETIME`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_nats::connection::State;
+use axum::extract::State as AxumState;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::future::BoxFuture;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use metrics_exporter_prometheus::PrometheusHandle;
+use mpcium_protocol::Threshold;
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::context::NodeContext;
+use crate::metrics;
+use crate::registry::{AnyRegistry, Registry};
+
+/// Time a client has to send its request headers (the reference's read timeout).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a probe has to answer before the node counts as not ready; below [`HTTP_TIMEOUT`] so
+/// the answer still goes out within the reference's write timeout.
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(4);
+/// Time each backend check inside [`NodeProbes`] may take (they run concurrently).
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(3);
+/// Longest a connection is kept, so a stalled client cannot hold a task forever.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One look at what the node's readiness depends on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HealthReport {
+    /// The NATS connection is up.
+    pub nats_connected: bool,
+    /// The registry (Consul or NATS KV) answered its health check.
+    pub registry_connected: bool,
+    /// Cluster nodes whose readiness is current, this node included.
+    pub peers_ready: usize,
+    /// Cluster nodes in total.
+    pub peers_total: usize,
+    /// Ready nodes needed to sign (the threshold).
+    pub signers_required: usize,
+    /// Successful NATS connects since start (for the reconnect counter; not in `/health`).
+    pub nats_connects: u64,
+}
+
+impl HealthReport {
+    /// Every cluster node is ready.
+    pub fn all_peers_ready(&self) -> bool {
+        self.peers_total > 0 && self.peers_ready >= self.peers_total
+    }
+
+    /// Enough nodes are ready to sign.
+    pub fn majority_ready(&self) -> bool {
+        self.signers_required > 0 && self.peers_ready >= self.signers_required
+    }
+
+    /// The node can serve requests: NATS and registry up and a signing majority ready.
+    pub fn ready(&self) -> bool {
+        self.nats_connected && self.registry_connected && self.majority_ready()
+    }
+
+    /// The `/health` body, in the reference's shape.
+    pub fn body(&self) -> HealthBody {
+        let ready = self.ready();
+        HealthBody {
+            status: if ready { "ready" } else { "not_ready" },
+            live: true,
+            ready,
+            details: HealthDetails {
+                nats_connected: self.nats_connected,
+                consul_connected: self.registry_connected,
+                peers_ready_count: format!("{}/{}", self.peers_ready, self.peers_total),
+                all_peers_ready: self.all_peers_ready(),
+                majority_ready: self.majority_ready(),
+            },
+        }
+    }
+}
+
+/// The `/health` JSON body, field for field as the reference writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HealthBody {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// Always true: the process answers.
+    pub live: bool,
+    /// Whether the node can serve requests.
+    pub ready: bool,
+    /// What readiness was decided from.
+    pub details: HealthDetails,
+}
+
+/// The `details` object of [`HealthBody`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HealthDetails {
+    /// The NATS connection is up.
+    pub nats_connected: bool,
+    /// The registry answered (named after Consul, as in the reference, whatever the backend).
+    pub consul_connected: bool,
+    /// `"<ready>/<total>"` cluster nodes.
+    pub peers_ready_count: String,
+    /// Every cluster node is ready.
+    pub all_peers_ready: bool,
+    /// Enough nodes are ready to sign.
+    pub majority_ready: bool,
+}
+
+/// Looks at what the node's readiness depends on.
+pub trait ProbeHealth: Send + Sync + 'static {
+    /// A fresh report. Should answer within [`PROBE_DEADLINE`]; a slower answer is treated as
+    /// "not ready" and the future is dropped, so it must be cancel safe.
+    fn probe(&self) -> BoxFuture<'_, HealthReport>;
+}
+
+/// The running node's probes: its NATS client and its registry.
+#[derive(Debug)]
+pub struct NodeProbes {
+    client: async_nats::Client,
+    registry: Arc<AnyRegistry>,
+    node_ids: Vec<String>,
+    signers_required: usize,
+}
+
+impl NodeProbes {
+    /// Probes for the node described by `ctx`, connected through `client`.
+    pub fn new(ctx: &NodeContext, client: async_nats::Client) -> Self {
+        Self::from_parts(
+            client,
+            ctx.registry.clone(),
+            ctx.node_ids.clone(),
+            ctx.threshold,
+        )
+    }
+
+    /// Probes over explicit parts: the cluster's node ids and its signing threshold.
+    pub fn from_parts(
+        client: async_nats::Client,
+        registry: Arc<AnyRegistry>,
+        node_ids: Vec<String>,
+        threshold: Threshold,
+    ) -> Self {
+        Self {
+            client,
+            registry,
+            node_ids,
+            signers_required: usize::from(threshold.signers()),
+        }
+    }
+}
+
+impl ProbeHealth for NodeProbes {
+    fn probe(&self) -> BoxFuture<'_, HealthReport> {
+        Box::pin(async move {
+            let registry = async {
+                matches!(
+                    tokio::time::timeout(CHECK_DEADLINE, self.registry.healthy()).await,
+                    Ok(Ok(()))
+                )
+            };
+            let ready = async {
+                match tokio::time::timeout(CHECK_DEADLINE, self.registry.ready_nodes()).await {
+                    Ok(Ok(ready)) => self.node_ids.iter().filter(|n| ready.contains(*n)).count(),
+                    _ => 0,
+                }
+            };
+            let (registry_connected, peers_ready) = tokio::join!(registry, ready);
+            HealthReport {
+                nats_connected: self.client.connection_state() == State::Connected,
+                registry_connected,
+                peers_ready,
+                peers_total: self.node_ids.len(),
+                signers_required: self.signers_required,
+                nats_connects: self
+                    .client
+                    .statistics()
+                    .connects
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            }
+        })
+    }
+}
+
+/// Binds `address` and serves the operations endpoints on it; `/metrics` only when `metrics`
+/// is given. Binding happens before this returns, so a bad address fails start-up. Returns the
+/// server task (abort it on shutdown; that also closes open connections) and the bound address.
+pub async fn serve(
+    address: SocketAddr,
+    probes: Arc<dyn ProbeHealth>,
+    metrics: Option<PrometheusHandle>,
+) -> Result<(JoinHandle<()>, SocketAddr), io::Error> {
+    let listener = TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    let app = router(probes, metrics);
+    tracing::info!(address = %bound, "health server listening");
+    Ok((tokio::spawn(accept_loop(listener, app)), bound))
+}
+
+#[derive(Clone)]
+struct AppState {
+    probes: Arc<dyn ProbeHealth>,
+    metrics: Option<PrometheusHandle>,
+}
+
+fn router(probes: Arc<dyn ProbeHealth>, metrics: Option<PrometheusHandle>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/readyz", get(health))
+        .route("/healthz", get(live))
+        .route("/metrics", get(render_metrics))
+        .with_state(AppState { probes, metrics })
+}
+
+/// Accepts until the task is aborted; connections live in a set owned by this task, so
+/// aborting it closes them too.
+async fn accept_loop(listener: TcpListener, app: Router) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, app.clone()));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "health server cannot accept a connection");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, app: Router) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HTTP_TIMEOUT);
+    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    match tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
+        Ok(Ok(())) | Err(_) => {}
+        Ok(Err(error)) => tracing::debug!(%error, "health connection ended with an error"),
+    }
+}
+
+/// Probes under [`PROBE_DEADLINE`] and keeps the readiness gauges current.
+async fn observe(probes: &dyn ProbeHealth) -> HealthReport {
+    let report = tokio::time::timeout(PROBE_DEADLINE, probes.probe())
+        .await
+        .unwrap_or_default();
+    metrics::set_readiness(report.ready(), report.peers_ready, report.peers_total);
+    metrics::set_nats_connects(report.nats_connects);
+    report
+}
+
+async fn health(AxumState(state): AxumState<AppState>) -> Response {
+    let report = observe(state.probes.as_ref()).await;
+    let code = if report.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(report.body())).into_response()
+}
+
+async fn live() -> Response {
+    (StatusCode::OK, Json(serde_json::json!({ "live": true }))).into_response()
+}
+
+async fn render_metrics(AxumState(state): AxumState<AppState>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    observe(state.probes.as_ref()).await;
+    metrics::refresh_backup_age(SystemTime::now());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(nats: bool, registry: bool, ready: usize) -> HealthReport {
+        HealthReport {
+            nats_connected: nats,
+            registry_connected: registry,
+            peers_ready: ready,
+            peers_total: 3,
+            signers_required: 2,
+            nats_connects: 1,
+        }
+    }
+
+    #[test]
+    fn a_node_with_a_signing_majority_and_its_backends_up_is_ready() {
+        let body = report(true, true, 2).body();
+        assert_eq!(body.status, "ready");
+        assert!(body.ready && body.live);
+        assert_eq!(body.details.peers_ready_count, "2/3");
+        assert!(body.details.majority_ready);
+        assert!(!body.details.all_peers_ready);
+    }
+
+    #[test]
+    fn a_node_is_not_ready_without_nats_the_registry_or_a_majority() {
+        for r in [
+            report(false, true, 3),
+            report(true, false, 3),
+            report(true, true, 1),
+        ] {
+            let body = r.body();
+            assert_eq!(body.status, "not_ready", "{r:?}");
+            assert!(!body.ready && body.live);
+        }
+    }
+
+    #[test]
+    fn the_default_report_is_not_ready() {
+        assert!(!HealthReport::default().ready());
+        assert!(!HealthReport::default().all_peers_ready());
+    }
+}

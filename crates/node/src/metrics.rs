@@ -1,0 +1,400 @@
+//! Every Prometheus metric the node exports: the names (all in [`ALL`]), their label values,
+//! the latency buckets, and one small typed function per thing worth counting.
+//!
+//! Callers never spell a metric name or a label value themselves, so dashboards and alert
+//! rules (`deploy/monitoring/`) can rely on this module alone; a test checks that every metric
+//! they reference is defined here.
+//!
+//! The recorder is process-wide: [`install`] puts it in place once (later calls return the same
+//! handle), and `/metrics` renders that handle (see [`crate::health`]). Tests that must not touch
+//! the global recorder build their own with [`recorder`] and record under
+//! [`::metrics::with_local_recorder`].
+//!
+//! Label values are bounded: operations and key types are enums, and error codes a peer reports
+//! that this version does not know are counted as `other`, so no peer can grow the label set.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use mpcium_protocol::{ErrorCode, KeyType};
+
+use crate::control::Operation;
+
+/// Counter: client requests answered, by `operation`, `key_type` and `result` (`success`/`error`).
+pub const REQUESTS_TOTAL: &str = "mpcium_requests_total";
+/// Histogram: time from pulling a request to having its result, by `operation` and `key_type`.
+pub const REQUEST_DURATION_SECONDS: &str = "mpcium_request_duration_seconds";
+/// Counter: results by `operation` and `error_code` (`none` for successes).
+pub const RESULTS_TOTAL: &str = "mpcium_results_total";
+/// Gauge: protocol sessions this node is taking part in, by `operation`.
+pub const SESSIONS_IN_FLIGHT: &str = "mpcium_sessions_in_flight";
+/// Gauge: 1 when this node is ready (NATS, registry and a signing majority), else 0.
+pub const NODE_READY: &str = "mpcium_node_ready";
+/// Gauge: cluster nodes whose readiness is current in the registry (this node included).
+pub const PEERS_READY: &str = "mpcium_peers_ready";
+/// Gauge: cluster nodes in total (peers.json).
+pub const PEERS_TOTAL: &str = "mpcium_peers_total";
+/// Gauge: presignatures ready for use on this node, over all pools.
+pub const PRESIGNATURE_POOL_DEPTH: &str = "mpcium_presignature_pool_depth";
+/// Gauge: seconds since the last successful backup (absent until the first one).
+pub const BACKUP_AGE_SECONDS: &str = "mpcium_backup_age_seconds";
+/// Counter: times the NATS connection was re-established after the first connect.
+pub const NATS_RECONNECTS_TOTAL: &str = "mpcium_nats_reconnects_total";
+
+/// Every metric name the node exports.
+pub const ALL: &[&str] = &[
+    REQUESTS_TOTAL,
+    REQUEST_DURATION_SECONDS,
+    RESULTS_TOTAL,
+    SESSIONS_IN_FLIGHT,
+    NODE_READY,
+    PEERS_READY,
+    PEERS_TOTAL,
+    PRESIGNATURE_POOL_DEPTH,
+    BACKUP_AGE_SECONDS,
+    NATS_RECONNECTS_TOTAL,
+];
+
+/// Upper bounds (seconds) of the request latency buckets.
+///
+/// A cached or rejected request is answered in milliseconds (the low end); an online signature
+/// takes a few hundred milliseconds to a few seconds, so the middle is dense; a keygen takes
+/// seconds to tens of seconds and is cut off by its deadline (60 s plus slack), so the last
+/// bucket, 120 s, sits above every deadline and `+Inf` only ever holds outliers.
+pub const REQUEST_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+];
+
+/// How often [`upkeep`] drains histograms and refreshes the backup age.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Why the recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// Something else installed a global `metrics` recorder first.
+    #[error(
+        "another metrics recorder is already installed in this process; install the mpcium \
+         recorder before anything records metrics"
+    )]
+    OtherRecorderInstalled,
+}
+
+/// The global recorder's handle, once installed (`None`: another recorder won).
+static INSTALLED: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Unix time (seconds) of the last successful backup; 0 means none yet.
+static LAST_BACKUP_UNIX_SECS: AtomicU64 = AtomicU64::new(0);
+
+/// A recorder with the node's buckets and metric descriptions, not installed anywhere.
+pub fn recorder() -> PrometheusRecorder {
+    // `set_buckets_for_metric` fails only for an empty bucket list, which ours is not; falling
+    // back to the default (a summary) keeps the metric rather than losing it.
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(REQUEST_DURATION_SECONDS.to_owned()),
+            REQUEST_DURATION_BUCKETS,
+        )
+        .unwrap_or_else(|_| PrometheusBuilder::new());
+    let recorder = builder.build_recorder();
+    ::metrics::with_local_recorder(&recorder, describe);
+    recorder
+}
+
+/// Installs the node's recorder globally and returns its handle; later calls return the same
+/// handle.
+pub fn install() -> Result<PrometheusHandle, MetricsError> {
+    INSTALLED
+        .get_or_init(|| {
+            let recorder = recorder();
+            let handle = recorder.handle();
+            ::metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .clone()
+        .ok_or(MetricsError::OtherRecorderInstalled)
+}
+
+/// Keeps the recorder tidy: drains histograms and refreshes the backup age every
+/// [`UPKEEP_EVERY`]. Runs until dropped.
+///
+/// # Cancel safety
+/// Cancel safe: it holds no state between ticks.
+pub async fn upkeep(handle: PrometheusHandle) {
+    loop {
+        tokio::time::sleep(UPKEEP_EVERY).await;
+        handle.run_upkeep();
+        refresh_backup_age(SystemTime::now());
+    }
+}
+
+fn describe() {
+    ::metrics::describe_counter!(REQUESTS_TOTAL, "client requests answered");
+    ::metrics::describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        ::metrics::Unit::Seconds,
+        "time from pulling a request to having its result"
+    );
+    ::metrics::describe_counter!(RESULTS_TOTAL, "results by error code (none = success)");
+    ::metrics::describe_gauge!(SESSIONS_IN_FLIGHT, "protocol sessions in progress");
+    ::metrics::describe_gauge!(NODE_READY, "1 when this node is ready to serve requests");
+    ::metrics::describe_gauge!(PEERS_READY, "cluster nodes currently marked ready");
+    ::metrics::describe_gauge!(PEERS_TOTAL, "cluster nodes in peers.json");
+    ::metrics::describe_gauge!(PRESIGNATURE_POOL_DEPTH, "presignatures ready for use");
+    ::metrics::describe_gauge!(
+        BACKUP_AGE_SECONDS,
+        ::metrics::Unit::Seconds,
+        "seconds since the last successful backup"
+    );
+    ::metrics::describe_counter!(NATS_RECONNECTS_TOTAL, "NATS reconnections");
+}
+
+/// The `operation` label value.
+pub fn operation_label(op: Operation) -> &'static str {
+    match op {
+        Operation::AuxInfo => "aux_info",
+        Operation::Keygen => "keygen",
+        Operation::Sign => "sign",
+    }
+}
+
+/// The `key_type` label value; `None` (keygen, aux info: both curves at once) is `both`.
+pub fn key_type_label(key_type: Option<KeyType>) -> &'static str {
+    key_type.map_or("both", KeyType::as_str)
+}
+
+/// The `error_code` label value: `none` for a success, `other` for codes this version does not
+/// know (they may come from a peer, so they must not become labels verbatim).
+pub fn error_code_label(code: Option<&ErrorCode>) -> &str {
+    match code {
+        None => "none",
+        Some(ErrorCode::Other(_)) => "other",
+        Some(code) => code.as_str(),
+    }
+}
+
+/// Records one answered client request: its result (`error_code` is `None` for a success) and
+/// how long it took to produce.
+pub fn request_finished(
+    op: Operation,
+    key_type: Option<KeyType>,
+    error_code: Option<&ErrorCode>,
+    elapsed: Duration,
+) {
+    let operation = operation_label(op);
+    let key_type = key_type_label(key_type);
+    let result = if error_code.is_none() {
+        "success"
+    } else {
+        "error"
+    };
+    ::metrics::counter!(REQUESTS_TOTAL, "operation" => operation, "key_type" => key_type, "result" => result)
+        .increment(1);
+    ::metrics::histogram!(REQUEST_DURATION_SECONDS, "operation" => operation, "key_type" => key_type)
+        .record(elapsed.as_secs_f64());
+    ::metrics::counter!(RESULTS_TOTAL, "operation" => operation, "error_code" => error_code_label(error_code).to_owned())
+        .increment(1);
+}
+
+/// Counts a session in [`SESSIONS_IN_FLIGHT`] until the guard is dropped, however the session
+/// ends (success, error, cancellation). It holds the gauge itself, so the decrement lands in the
+/// recorder the increment went to.
+#[must_use = "the session counts as in flight only while the guard lives"]
+pub struct SessionGuard {
+    gauge: ::metrics::Gauge,
+}
+
+impl std::fmt::Debug for SessionGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionGuard").finish_non_exhaustive()
+    }
+}
+
+/// Marks a session of `op` as started; it stays counted while the returned guard lives.
+pub fn session_started(op: Operation) -> SessionGuard {
+    let gauge = ::metrics::gauge!(SESSIONS_IN_FLIGHT, "operation" => operation_label(op));
+    gauge.increment(1.0);
+    SessionGuard { gauge }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.gauge.decrement(1.0);
+    }
+}
+
+/// Sets whether this node is ready, and how many of the cluster's nodes are.
+pub fn set_readiness(node_ready: bool, peers_ready: usize, peers_total: usize) {
+    ::metrics::gauge!(NODE_READY).set(if node_ready { 1.0 } else { 0.0 });
+    ::metrics::gauge!(PEERS_READY).set(peers_ready as f64);
+    ::metrics::gauge!(PEERS_TOTAL).set(peers_total as f64);
+}
+
+/// Sets the presignatures ready for use on this node (all pools together).
+pub fn set_presignature_pool_depth(depth: u64) {
+    ::metrics::gauge!(PRESIGNATURE_POOL_DEPTH).set(depth as f64);
+}
+
+/// Records a successful backup finished at `at`, and sets the backup age from it.
+pub fn backup_succeeded(at: SystemTime) {
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    LAST_BACKUP_UNIX_SECS.fetch_max(secs, Ordering::Relaxed);
+    refresh_backup_age(at);
+}
+
+/// Sets [`BACKUP_AGE_SECONDS`] as of `now`; does nothing before the first backup.
+pub fn refresh_backup_age(now: SystemTime) {
+    let last = LAST_BACKUP_UNIX_SECS.load(Ordering::Relaxed);
+    if last == 0 {
+        return;
+    }
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    ::metrics::gauge!(BACKUP_AGE_SECONDS).set(now.saturating_sub(last) as f64);
+}
+
+/// Sets [`NATS_RECONNECTS_TOTAL`] from the client's count of successful connects (the first
+/// connect is not a reconnect).
+pub fn set_nats_connects(connects: u64) {
+    ::metrics::counter!(NATS_RECONNECTS_TOTAL).absolute(connects.saturating_sub(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn must_render(record: impl FnOnce()) -> String {
+        let recorder = recorder();
+        let handle = recorder.handle();
+        ::metrics::with_local_recorder(&recorder, record);
+        handle.render()
+    }
+
+    #[test]
+    fn every_metric_name_is_prefixed_and_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in ALL {
+            assert!(name.starts_with("mpcium_"), "{name}");
+            assert!(seen.insert(name), "{name} twice");
+        }
+    }
+
+    #[test]
+    fn a_finished_request_is_counted_timed_and_classified() {
+        let text = must_render(|| {
+            request_finished(
+                Operation::Sign,
+                Some(KeyType::Ed25519),
+                None,
+                Duration::from_millis(300),
+            );
+            request_finished(
+                Operation::Sign,
+                Some(KeyType::Ed25519),
+                Some(&ErrorCode::SessionTimeout),
+                Duration::from_secs(65),
+            );
+        });
+        assert!(text.contains(
+            r#"mpcium_requests_total{operation="sign",key_type="ed25519",result="success"} 1"#
+        ));
+        assert!(text.contains(
+            r#"mpcium_requests_total{operation="sign",key_type="ed25519",result="error"} 1"#
+        ));
+        assert!(text.contains(
+            r#"mpcium_request_duration_seconds_bucket{operation="sign",key_type="ed25519",le="0.5"} 1"#
+        ));
+        assert!(text.contains(
+            r#"mpcium_request_duration_seconds_bucket{operation="sign",key_type="ed25519",le="120"} 2"#
+        ));
+        assert!(text.contains(
+            r#"mpcium_results_total{operation="sign",error_code="ERROR_SESSION_TIMEOUT"} 1"#
+        ));
+        assert!(text.contains(r#"mpcium_results_total{operation="sign",error_code="none"} 1"#));
+    }
+
+    #[test]
+    fn an_unknown_error_code_from_a_peer_is_counted_as_other() {
+        let text = must_render(|| {
+            request_finished(
+                Operation::Keygen,
+                None,
+                Some(&ErrorCode::Other("ERROR_MADE_UP_BY_A_PEER".into())),
+                Duration::from_secs(1),
+            );
+        });
+        assert!(text.contains(r#"mpcium_results_total{operation="keygen",error_code="other"} 1"#));
+        assert!(!text.contains("MADE_UP"));
+        assert!(text.contains(r#"key_type="both""#));
+    }
+
+    #[test]
+    fn a_session_counts_as_in_flight_until_its_guard_drops() {
+        let recorder = recorder();
+        let handle = recorder.handle();
+        let (first, second) = ::metrics::with_local_recorder(&recorder, || {
+            (
+                session_started(Operation::Sign),
+                session_started(Operation::Sign),
+            )
+        });
+        assert!(handle
+            .render()
+            .contains(r#"mpcium_sessions_in_flight{operation="sign"} 2"#));
+        drop(first);
+        assert!(handle
+            .render()
+            .contains(r#"mpcium_sessions_in_flight{operation="sign"} 1"#));
+        drop(second);
+        assert!(handle
+            .render()
+            .contains(r#"mpcium_sessions_in_flight{operation="sign"} 0"#));
+    }
+
+    #[test]
+    fn reconnects_do_not_count_the_first_connect() {
+        let text = must_render(|| set_nats_connects(3));
+        assert!(text.contains("mpcium_nats_reconnects_total 2"));
+        let text = must_render(|| set_nats_connects(0));
+        assert!(text.contains("mpcium_nats_reconnects_total 0"));
+    }
+
+    #[test]
+    fn backup_age_is_measured_from_the_last_backup() {
+        let at = UNIX_EPOCH + Duration::from_secs(4_000_000_000);
+        let text = must_render(|| {
+            backup_succeeded(at);
+            refresh_backup_age(at + Duration::from_secs(90));
+        });
+        assert!(text.contains("mpcium_backup_age_seconds 90"), "{text}");
+    }
+
+    #[test]
+    fn readiness_gauges_hold_the_last_values_set() {
+        let text = must_render(|| {
+            set_readiness(true, 2, 3);
+            set_presignature_pool_depth(17);
+        });
+        assert!(text.contains("mpcium_node_ready 1"));
+        assert!(text.contains("mpcium_peers_ready 2"));
+        assert!(text.contains("mpcium_peers_total 3"));
+        assert!(text.contains("mpcium_presignature_pool_depth 17"));
+    }
+
+    #[test]
+    fn installing_twice_returns_the_same_recorder() {
+        let first = install();
+        let second = install();
+        match (first, second) {
+            (Ok(a), Ok(b)) => {
+                ::metrics::gauge!(PEERS_TOTAL).set(5.0);
+                assert_eq!(a.render(), b.render());
+            }
+            (a, b) => panic!("install failed: {a:?} / {b:?}"),
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! A real cluster for end-to-end tests: one `nats-server` (own port, own JetStream directory),
+//! `n` `mpcium` node processes laid out as the deployment guide lays them out (working directory
+//! with `config.yaml`, `peers.json`, `identity/`), and the SDK as the client.
+//!
+//! To keep the suite fast, each node's store is seeded before start-up with TEST-ONLY safe
+//! primes and, unless a test asks for the real thing, TEST-ONLY aux info for the node set (from
+//! `crates/tss/tests/fixtures/`) — exactly what an operator could import, never loaded by a node
+//! on its own. Everything a test starts is killed when the [`Cluster`] is dropped, also on panic.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mpcium_client::{Client, ClientOptions, LocalSigner, Nats};
+use mpcium_node::identity::{node, NodeIdentity, NodeSigningKey, Peers};
+use mpcium_node::registry::{AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry};
+use mpcium_node::store::{SecretPassword, Store};
+use mpcium_protocol::ClientId;
+use mpcium_testkit::{FakeConsul, NatsServer};
+use mpcium_tss::material::{self, MaterialKind};
+
+const DB_PASSWORD: &str = "e2e database password";
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Which registry the cluster uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryBackend {
+    /// JetStream KV on the cluster's nats-server.
+    Nats,
+    /// The in-repo Consul KV API server (no Consul binary can run here).
+    Consul,
+}
+
+/// How to build a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// Number of nodes (3 or 5: the aux-info fixtures exist for those sizes).
+    pub nodes: usize,
+    /// `mpc_threshold`: signers required.
+    pub threshold: u16,
+    /// Registry backend.
+    pub registry: RegistryBackend,
+    /// Seed TEST-ONLY aux info instead of running aux-info generation at start-up.
+    pub seed_aux_info: bool,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self { nodes: 3, threshold: 2, registry: RegistryBackend::Nats, seed_aux_info: true }
+    }
+}
+
+/// One node process and its files.
+pub struct NodeProcess {
+    /// Node name (`node0`, ...).
+    pub name: String,
+    /// Node id (UUID).
+    pub id: String,
+    /// Working directory.
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl NodeProcess {
+    /// The node's log (stdout and stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("node.log")).unwrap_or_default()
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+/// A running cluster; dropping it kills every process it started.
+pub struct Cluster {
+    /// The NATS server.
+    pub nats: NatsServer,
+    consul: Option<FakeConsul>,
+    /// The nodes, in `peers.json` order.
+    pub nodes: Vec<NodeProcess>,
+    /// The registry the nodes use, for assertions.
+    pub registry: AnyRegistry,
+    /// The cluster's HD chain code.
+    pub chain_code: [u8; 32],
+    initiator_seed: [u8; 32],
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for node in &self.nodes {
+                let log = node.log();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                eprintln!("----- {} ({}) log tail -----\n{}", node.name, node.id, tail.join("\n"));
+            }
+        }
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// The `mpcium` binary built next to this test binary (`target/<profile>/mpcium`).
+fn must_find_node_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("MPCIUM_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("mpcium");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p mpcium-node`, done by `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/tss/tests/fixtures").join(name)
+}
+
+/// TEST-ONLY sealed primes for party `i` (0..5).
+fn must_fixture_primes(i: usize) -> Vec<u8> {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(fixture("TEST-ONLY-ecdsa-primes-5.json")).expect("primes fixture"))
+            .expect("primes fixture json");
+    material::seal(MaterialKind::EcdsaPrimes, &all[i]).expect("seal primes").to_vec()
+}
+
+/// TEST-ONLY sealed aux info of every party of an `n`-node set.
+fn must_fixture_aux(n: usize) -> Vec<Vec<u8>> {
+    let all: Vec<String> = serde_json::from_slice(
+        &std::fs::read(fixture(&format!("TEST-ONLY-ecdsa-aux-n{n}.json"))).expect("aux fixture"),
+    )
+    .expect("aux fixture json");
+    all.iter().map(|h| hex::decode(h).expect("aux fixture hex")).collect()
+}
+
+impl Cluster {
+    /// Starts a cluster and waits until every node is ready.
+    pub async fn must_start(options: ClusterOptions) -> Cluster {
+        let nats = NatsServer::must_start();
+        let consul = match options.registry {
+            RegistryBackend::Consul => Some(FakeConsul::must_start().await),
+            RegistryBackend::Nats => None,
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let peers = Peers::generate(options.nodes).expect("peers");
+        let keys: Vec<NodeSigningKey> = peers.iter().map(|_| NodeSigningKey::generate()).collect();
+        let chain_code: [u8; 32] = rand::random();
+        let initiator_seed: [u8; 32] = rand::random();
+        let initiator = LocalSigner::ed25519_from_seed(&initiator_seed);
+        let initiator_hex = mpcium_client::Signer::public_key_hex(&initiator);
+
+        let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
+        node_ids.sort();
+        let aux = options.seed_aux_info.then(|| must_fixture_aux(options.nodes));
+        let registry_yaml = match &consul {
+            Some(c) => format!("registry: consul\nconsul:\n  address: {}\n", c.address()),
+            None => "registry: nats\n".to_owned(),
+        };
+
+        let mut nodes = Vec::new();
+        for (i, (peer, key)) in peers.iter().zip(&keys).enumerate() {
+            let node_dir = dir.path().join(&peer.name);
+            std::fs::create_dir_all(node_dir.join("identity")).expect("node dir");
+            peers.write_new(&node_dir.join("peers.json")).expect("peers.json");
+            for (other, other_key) in peers.iter().zip(&keys) {
+                let identity = NodeIdentity::new(&other.name, &other.id, other_key);
+                std::fs::write(
+                    node_dir.join("identity").join(node::identity_file_name(&other.name)),
+                    identity.to_json().expect("identity json"),
+                )
+                .expect("identity file");
+            }
+            std::fs::write(
+                node_dir.join("identity").join(node::private_key_file_name(&peer.name, false)),
+                key.to_key_text().as_bytes(),
+            )
+            .expect("private key");
+            std::fs::write(
+                node_dir.join("config.yaml"),
+                format!(
+                    "environment: development\ndb_path: ./db\nbackup_enabled: false\n{registry_yaml}\
+                     nats:\n  url: {}\nmpc_threshold: {}\nevent_initiator_pubkey: \"{initiator_hex}\"\n\
+                     event_initiator_algorithm: ed25519\nchain_code: \"{}\"\n",
+                    nats.url(),
+                    options.threshold,
+                    hex::encode(chain_code)
+                ),
+            )
+            .expect("config");
+            std::fs::write(node_dir.join("db.pass"), DB_PASSWORD).expect("password file");
+
+            let store = Store::open(node_dir.join("db").join(&peer.name), &SecretPassword::new(DB_PASSWORD.into()))
+                .expect("seed store");
+            store.push_primes(&must_fixture_primes(i)).expect("seed primes");
+            if let Some(aux) = &aux {
+                let index = node_ids.iter().position(|id| *id == peer.id).expect("node index");
+                mpcium_node::aux::store_run(&store, &node_ids, "test-only-fixture", &aux[index]).expect("seed aux");
+            }
+            drop(store);
+            nodes.push(NodeProcess { name: peer.name.clone(), id: peer.id.clone(), dir: node_dir, child: None });
+        }
+
+        let client = async_nats_connect(nats.url()).await;
+        let registry = match &consul {
+            Some(c) => AnyRegistry::Consul(ConsulRegistry::new(ConsulSettings::new(c.address())).expect("consul")),
+            None => AnyRegistry::Nats(NatsKvRegistry::open(client, &NatsKvSettings::default()).await.expect("kv")),
+        };
+        let mut cluster = Cluster { nats, consul, nodes, registry, chain_code, initiator_seed, _dir: dir };
+        for i in 0..cluster.nodes.len() {
+            cluster.spawn(i);
+        }
+        let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+        cluster.must_wait_ready(&all).await;
+        cluster
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.dir.join("node.log"))
+            .expect("log file");
+        let child = Command::new(must_find_node_binary())
+            .args(["start", "--name", &node.name, "--config", "config.yaml", "--password-file", "db.pass"])
+            .current_dir(&node.dir)
+            .env_remove("ENVIRONMENT")
+            .env_remove("NATS_URL")
+            .env_remove("MPC_THRESHOLD")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn mpcium");
+        node.child = Some(child);
+    }
+
+    /// Nodes the registry currently reports ready.
+    pub async fn ready_ids(&self) -> BTreeSet<String> {
+        self.registry.ready_nodes().await.unwrap_or_default()
+    }
+
+    /// Waits until the nodes at `indices` are ready, failing with their logs if one exits or the
+    /// deadline passes.
+    pub async fn must_wait_ready(&mut self, indices: &[usize]) {
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            let ready = self.ready_ids().await;
+            if indices.iter().all(|&i| ready.contains(&self.nodes[i].id)) {
+                return;
+            }
+            for &i in indices {
+                if !self.nodes[i].is_running() {
+                    panic!("{} exited during start-up:\n{}", self.nodes[i].name, self.nodes[i].log());
+                }
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = indices.iter().map(|&i| self.nodes[i].log()).collect();
+                panic!("nodes not ready within {READY_DEADLINE:?}:\n{}", logs.join("\n-----\n"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops node `i` with SIGTERM and waits for it to exit (0) and leave the ready set.
+    pub async fn must_stop(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let mut child = node.child.take().expect("node is running");
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+        let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+        assert!(exit.success(), "{} exited with {exit}:\n{}", node.name, node.log());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.ready_ids().await.contains(&self.nodes[i].id) {
+            assert!(Instant::now() < deadline, "{} still marked ready after shutdown", self.nodes[i].name);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Restarts a stopped node and waits until it is ready.
+    pub async fn must_restart(&mut self, i: usize) {
+        self.spawn(i);
+        self.must_wait_ready(&[i]).await;
+    }
+
+    /// A signer holding the cluster's initiator key.
+    pub fn initiator(&self) -> Arc<LocalSigner> {
+        Arc::new(LocalSigner::ed25519_from_seed(&self.initiator_seed))
+    }
+
+    /// A connected SDK client with `client_id`, signing with the cluster's initiator key.
+    pub async fn must_client(&self, client_id: &str) -> Client {
+        self.must_client_with(client_id, self.initiator()).await
+    }
+
+    /// A connected SDK client signing with `signer` (e.g. a forged initiator).
+    pub async fn must_client_with(&self, client_id: &str, signer: Arc<LocalSigner>) -> Client {
+        let options = ClientOptions::new(Nats::Url(self.nats.url().to_owned()), signer)
+            .with_client_id(ClientId::new(client_id).expect("client id"))
+            .with_result_timeout(Duration::from_secs(90));
+        Client::connect(options).await.expect("client connects")
+    }
+
+    /// Whether the cluster uses the fake Consul registry.
+    pub fn uses_consul(&self) -> bool {
+        self.consul.is_some()
+    }
+}
+
+async fn async_nats_connect(url: &str) -> async_nats::Client {
+    async_nats::connect(url).await.expect("nats connect")
+}
+
+/// Checks an ECDSA signing result by public-key recovery: `(r, s, v)` over `digest` must recover
+/// exactly `expected` (33-byte compressed), with `s` low.
+pub fn must_recover_ecdsa(result: &mpcium_protocol::SigningResultEvent, digest: &[u8; 32], expected: &[u8; 33]) {
+    use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+    assert!(result.error_code.is_none(), "signing failed: {}", result.error_reason);
+    let mut rs = result.r.clone().expect("r");
+    rs.extend_from_slice(result.s.as_deref().expect("s"));
+    let signature = Signature::from_slice(&rs).expect("r || s");
+    assert!(signature.normalize_s().is_none(), "s is not low");
+    let v = result.signature_recovery.as_deref().and_then(|v| v.first().copied()).expect("recovery id");
+    let recovered = VerifyingKey::recover_from_prehash(digest, &signature, RecoveryId::from_byte(v).expect("v"))
+        .expect("recovers a key");
+    assert_eq!(recovered.to_encoded_point(true).as_bytes(), expected, "recovered a different key");
+}
+
+/// Checks an Ed25519 signing result with `ed25519-dalek`'s strict verification.
+pub fn must_verify_eddsa(result: &mpcium_protocol::SigningResultEvent, message: &[u8], public_key: &[u8]) {
+    assert!(result.error_code.is_none(), "signing failed: {}", result.error_reason);
+    let key: [u8; 32] = public_key.try_into().expect("32-byte key");
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key).expect("ed25519 key");
+    let signature = ed25519_dalek::Signature::from_slice(result.signature.as_deref().expect("signature")).expect("64 bytes");
+    key.verify_strict(message, &signature).expect("signature verifies strictly");
+}
