@@ -2,12 +2,14 @@
 # Validates everything under deploy/ offline (no cluster, no Docker, no helm binary):
 #   1. yamllint (relaxed) on every YAML file under deploy/ except the Helm templates;
 #   2. the Helm chart linted and rendered with helm-python-sdk for 3 and 5 nodes (and for NATS as
-#      the registry), and rejected for a threshold below a majority;
+#      the registry), and rejected for a threshold below a majority, missing required values, a
+#      misspelt value and an unknown registry;
 #   3. kubernetes-validate --strict against Kubernetes $K8S_VERSION for every rendered document,
 #      every deploy/k8s/*.yaml and `kubectl kustomize deploy/k8s`; an unknown kind fails too;
 #   4. deploy/tests/check_policies.py on every pod spec (non-root 65532, read-only root, drop ALL,
 #      probes, writable mounts, `mpcium start` flags read from the built binary's --help);
-#   5. deploy/tests/check_config.py: the real node accepts every shipped config.yaml;
+#   5. deploy/tests/check_parity.py: the chart (3 nodes) renders the node pods of deploy/k8s;
+#      deploy/tests/check_config.py: the real node accepts every shipped config.yaml;
 #   6. deploy/tests/check_image.py: the Dockerfile's runtime contract and the built binaries' needs;
 #   7. every known-bad fixture in deploy/tests/bad/ is rejected, for the reason its "# expect:" says.
 # Tools come from PyPI into .tools/deploy-venv (pinned). Binary-based checks use target/debug (or
@@ -25,6 +27,7 @@ MPCIUM="$BIN_DIR/mpcium"
 MPCIUM_CLI="$BIN_DIR/mpcium-cli"
 
 log() { echo "check-deploy: $*"; }
+indent() { sed "s/^/    /"; }
 
 if ! "$VENV/bin/python" -c 'import helm_python, kubernetes_validate, yamllint' >/dev/null 2>&1 \
   || ! "$VENV/bin/pip" freeze 2>/dev/null | grep -qx "helm-python-sdk==0.2.2"; then
@@ -58,7 +61,7 @@ validate_schema() {
     if ! out="$("$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$file" 2>&1)" \
       || grep -qE '^(WARN|ERROR)|Couldn.t parse' <<<"$out"; then
       echo "FAIL $file:"
-      sed 's/^/    /' <<<"$out"
+      indent <<<"$out"
       status=1
     else
       echo "valid: $file"
@@ -79,7 +82,11 @@ render_chart() {
     && "$PY" deploy/tests/render_chart.py "$CHART" --nodes 5 --threshold 3 --out "$WORK/chart-n5.yaml" \
     && "$PY" deploy/tests/render_chart.py "$CHART" --nodes 3 --threshold 3 --registry nats --out "$WORK/chart-n3-nats.yaml" \
     && "$PY" deploy/tests/render_chart.py "$CHART" --nodes 5 --threshold 2 \
-      --expect-error "threshold 2 is invalid for 5 nodes"
+      --expect-error "threshold 2 is invalid for 5 nodes" \
+    && "$PY" deploy/tests/render_chart.py "$CHART" --bare --expect-error "eventInitiator.pubkey is required" \
+    && "$PY" deploy/tests/render_chart.py "$CHART" --set 'threshhold=2' \
+      --expect-error "additional properties 'threshhold' not allowed" \
+    && "$PY" deploy/tests/render_chart.py "$CHART" --set 'registry="etcd"' --expect-error "value must be one of"
 }
 
 kustomize() {
@@ -140,11 +147,11 @@ check_bad() {
     fi
     if [[ "$out" == ACCEPTED* ]]; then
       echo "FAIL $fixture was accepted but must be rejected ($expect):"
-      sed 's/^/    /' <<<"$out"
+      indent <<<"$out"
       status=1
     elif ! grep -qF -- "$expect" <<<"$out"; then
       echo "FAIL $fixture was rejected, but not with \"$expect\":"
-      sed 's/^/    /' <<<"$out"
+      indent <<<"$out"
       status=1
     else
       echo "rejected as expected: $fixture ($expect)"
@@ -158,6 +165,9 @@ step "helm lint + render ($CHART)" render_chart
 step "kubectl kustomize deploy/k8s" kustomize
 step "kubernetes-validate --strict -k $K8S_VERSION" check_good schema
 step "pod policies" check_good policies
+step "Helm chart renders the pods of deploy/k8s" \
+  "$PY" deploy/tests/check_parity.py "$WORK/chart-n3.yaml" deploy/k8s/node0-deployment.yaml \
+  deploy/k8s/node1-deployment.yaml deploy/k8s/node2-deployment.yaml
 step "node accepts the shipped config.yaml" check_good config
 step "Dockerfile and packaged binaries" "$PY" deploy/tests/check_image.py deploy/Dockerfile "$MPCIUM" "$MPCIUM_CLI"
 step "known-bad fixtures are rejected" check_bad

@@ -2,17 +2,19 @@
 """Lints and renders the mpcium Helm chart offline (helm-python-sdk: Helm's Go code, no binary).
 
 Usage:
-  render_chart.py CHART --nodes N --threshold T --out FILE [--registry consul|nats]
+  render_chart.py CHART --nodes N --threshold T --out FILE [--registry consul|nats] [--set K=JSON]...
       lint (strict, Kubernetes 1.30) and write every rendered manifest to FILE as one YAML stream;
       checks that exactly N Deployments and N PersistentVolumeClaims came out.
-  render_chart.py CHART --nodes N --threshold T --expect-error TEXT
-      the render must fail with an error containing TEXT (the chart's own checks).
+  render_chart.py CHART [--nodes N --threshold T | --bare] [--set K=JSON]... --expect-error TEXT
+      the render must fail with an error containing TEXT (the chart's schema or its own checks).
+      --bare renders with the chart's defaults only; --set adds a top-level value.
 Exits non-zero, saying why, on any lint error, render error or count mismatch.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,14 +58,23 @@ def main() -> int:
     """Runs one render as the command line asks."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chart", type=Path)
-    parser.add_argument("--nodes", type=int, required=True)
-    parser.add_argument("--threshold", type=int, required=True)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--threshold", type=int, default=2)
     parser.add_argument("--registry", default="consul")
+    parser.add_argument("--bare", action="store_true", help="only the chart's default values")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--expect-error")
     opts = parser.parse_args()
-    values = values_for(opts.nodes, opts.threshold, opts.registry)
-    what = f"chart {opts.chart} with {opts.nodes} nodes, threshold {opts.threshold}, registry {opts.registry}"
+    values = {} if opts.bare else values_for(opts.nodes, opts.threshold, opts.registry)
+    what = "chart {} with {}".format(
+        opts.chart,
+        "its default values" if opts.bare else f"{opts.nodes} nodes, threshold {opts.threshold}, registry {opts.registry}",
+    )
+    for assignment in opts.set:
+        key, _, text = assignment.partition("=")
+        values[key] = json.loads(text)
+        what += f", {key}={text}"
 
     if opts.expect_error is not None:
         try:

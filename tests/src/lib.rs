@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use mpcium_client::{Client, ClientOptions, LocalSigner, Nats};
 use mpcium_node::identity::{node, NodeIdentity, NodeSigningKey, Peers};
-use mpcium_node::registry::{AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry};
+use mpcium_node::registry::{
+    AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry,
+};
 use mpcium_node::store::{SecretPassword, Store};
 use mpcium_protocol::ClientId;
 use mpcium_testkit::{FakeConsul, NatsServer};
@@ -48,7 +50,12 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        Self { nodes: 3, threshold: 2, registry: RegistryBackend::Nats, seed_aux_info: true }
+        Self {
+            nodes: 3,
+            threshold: 2,
+            registry: RegistryBackend::Nats,
+            seed_aux_info: true,
+        }
     }
 }
 
@@ -97,7 +104,12 @@ impl Drop for Cluster {
                 let log = node.log();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
-                eprintln!("----- {} ({}) log tail -----\n{}", node.name, node.id, tail.join("\n"));
+                eprintln!(
+                    "----- {} ({}) log tail -----\n{}",
+                    node.name,
+                    node.id,
+                    tail.join("\n")
+                );
             }
         }
         for node in &mut self.nodes {
@@ -115,7 +127,10 @@ fn must_find_node_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = profile_dir.join("mpcium");
     assert!(
         bin.exists(),
@@ -126,15 +141,20 @@ fn must_find_node_binary() -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/tss/tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/tss/tests/fixtures")
+        .join(name)
 }
 
 /// TEST-ONLY sealed primes for party `i` (0..5).
 fn must_fixture_primes(i: usize) -> Vec<u8> {
-    let all: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(fixture("TEST-ONLY-ecdsa-primes-5.json")).expect("primes fixture"))
-            .expect("primes fixture json");
-    material::seal(MaterialKind::EcdsaPrimes, &all[i]).expect("seal primes").to_vec()
+    let all: Vec<serde_json::Value> = serde_json::from_slice(
+        &std::fs::read(fixture("TEST-ONLY-ecdsa-primes-5.json")).expect("primes fixture"),
+    )
+    .expect("primes fixture json");
+    material::seal(MaterialKind::EcdsaPrimes, &all[i])
+        .expect("seal primes")
+        .to_vec()
 }
 
 /// TEST-ONLY sealed aux info of every party of an `n`-node set.
@@ -143,7 +163,9 @@ fn must_fixture_aux(n: usize) -> Vec<Vec<u8>> {
         &std::fs::read(fixture(&format!("TEST-ONLY-ecdsa-aux-n{n}.json"))).expect("aux fixture"),
     )
     .expect("aux fixture json");
-    all.iter().map(|h| hex::decode(h).expect("aux fixture hex")).collect()
+    all.iter()
+        .map(|h| hex::decode(h).expect("aux fixture hex"))
+        .collect()
 }
 
 impl Cluster {
@@ -164,7 +186,9 @@ impl Cluster {
 
         let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
         node_ids.sort();
-        let aux = options.seed_aux_info.then(|| must_fixture_aux(options.nodes));
+        let aux = options
+            .seed_aux_info
+            .then(|| must_fixture_aux(options.nodes));
         let registry_yaml = match &consul {
             Some(c) => format!("registry: consul\nconsul:\n  address: {}\n", c.address()),
             None => "registry: nats\n".to_owned(),
@@ -174,17 +198,23 @@ impl Cluster {
         for (i, (peer, key)) in peers.iter().zip(&keys).enumerate() {
             let node_dir = dir.path().join(&peer.name);
             std::fs::create_dir_all(node_dir.join("identity")).expect("node dir");
-            peers.write_new(&node_dir.join("peers.json")).expect("peers.json");
+            peers
+                .write_new(&node_dir.join("peers.json"))
+                .expect("peers.json");
             for (other, other_key) in peers.iter().zip(&keys) {
                 let identity = NodeIdentity::new(&other.name, &other.id, other_key);
                 std::fs::write(
-                    node_dir.join("identity").join(node::identity_file_name(&other.name)),
+                    node_dir
+                        .join("identity")
+                        .join(node::identity_file_name(&other.name)),
                     identity.to_json().expect("identity json"),
                 )
                 .expect("identity file");
             }
             std::fs::write(
-                node_dir.join("identity").join(node::private_key_file_name(&peer.name, false)),
+                node_dir
+                    .join("identity")
+                    .join(node::private_key_file_name(&peer.name, false)),
                 key.to_key_text().as_bytes(),
             )
             .expect("private key");
@@ -202,23 +232,51 @@ impl Cluster {
             .expect("config");
             std::fs::write(node_dir.join("db.pass"), DB_PASSWORD).expect("password file");
 
-            let store = Store::open(node_dir.join("db").join(&peer.name), &SecretPassword::new(DB_PASSWORD.into()))
-                .expect("seed store");
-            store.push_primes(&must_fixture_primes(i)).expect("seed primes");
+            let store = Store::open(
+                node_dir.join("db").join(&peer.name),
+                &SecretPassword::new(DB_PASSWORD.into()),
+            )
+            .expect("seed store");
+            store
+                .push_primes(&must_fixture_primes(i))
+                .expect("seed primes");
             if let Some(aux) = &aux {
-                let index = node_ids.iter().position(|id| *id == peer.id).expect("node index");
-                mpcium_node::aux::store_run(&store, &node_ids, "test-only-fixture", &aux[index]).expect("seed aux");
+                let index = node_ids
+                    .iter()
+                    .position(|id| *id == peer.id)
+                    .expect("node index");
+                mpcium_node::aux::store_run(&store, &node_ids, "test-only-fixture", &aux[index])
+                    .expect("seed aux");
             }
             drop(store);
-            nodes.push(NodeProcess { name: peer.name.clone(), id: peer.id.clone(), dir: node_dir, child: None });
+            nodes.push(NodeProcess {
+                name: peer.name.clone(),
+                id: peer.id.clone(),
+                dir: node_dir,
+                child: None,
+            });
         }
 
         let client = async_nats_connect(nats.url()).await;
         let registry = match &consul {
-            Some(c) => AnyRegistry::Consul(ConsulRegistry::new(ConsulSettings::new(c.address())).expect("consul")),
-            None => AnyRegistry::Nats(NatsKvRegistry::open(client, &NatsKvSettings::default()).await.expect("kv")),
+            Some(c) => AnyRegistry::Consul(
+                ConsulRegistry::new(ConsulSettings::new(c.address())).expect("consul"),
+            ),
+            None => AnyRegistry::Nats(
+                NatsKvRegistry::open(client, &NatsKvSettings::default())
+                    .await
+                    .expect("kv"),
+            ),
         };
-        let mut cluster = Cluster { nats, consul, nodes, registry, chain_code, initiator_seed, _dir: dir };
+        let mut cluster = Cluster {
+            nats,
+            consul,
+            nodes,
+            registry,
+            chain_code,
+            initiator_seed,
+            _dir: dir,
+        };
         for i in 0..cluster.nodes.len() {
             cluster.spawn(i);
         }
@@ -235,7 +293,15 @@ impl Cluster {
             .open(node.dir.join("node.log"))
             .expect("log file");
         let child = Command::new(must_find_node_binary())
-            .args(["start", "--name", &node.name, "--config", "config.yaml", "--password-file", "db.pass"])
+            .args([
+                "start",
+                "--name",
+                &node.name,
+                "--config",
+                "config.yaml",
+                "--password-file",
+                "db.pass",
+            ])
             .current_dir(&node.dir)
             .env_remove("ENVIRONMENT")
             .env_remove("NATS_URL")
@@ -264,12 +330,19 @@ impl Cluster {
             }
             for &i in indices {
                 if !self.nodes[i].is_running() {
-                    panic!("{} exited during start-up:\n{}", self.nodes[i].name, self.nodes[i].log());
+                    panic!(
+                        "{} exited during start-up:\n{}",
+                        self.nodes[i].name,
+                        self.nodes[i].log()
+                    );
                 }
             }
             if Instant::now() > deadline {
                 let logs: Vec<String> = indices.iter().map(|&i| self.nodes[i].log()).collect();
-                panic!("nodes not ready within {READY_DEADLINE:?}:\n{}", logs.join("\n-----\n"));
+                panic!(
+                    "nodes not ready within {READY_DEADLINE:?}:\n{}",
+                    logs.join("\n-----\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -279,13 +352,28 @@ impl Cluster {
     pub async fn must_stop(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         let mut child = node.child.take().expect("node is running");
-        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(status.success());
-        let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
-        assert!(exit.success(), "{} exited with {exit}:\n{}", node.name, node.log());
+        let exit = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("join")
+            .expect("wait");
+        assert!(
+            exit.success(),
+            "{} exited with {exit}:\n{}",
+            node.name,
+            node.log()
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.ready_ids().await.contains(&self.nodes[i].id) {
-            assert!(Instant::now() < deadline, "{} still marked ready after shutdown", self.nodes[i].name);
+            assert!(
+                Instant::now() < deadline,
+                "{} still marked ready after shutdown",
+                self.nodes[i].name
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -326,24 +414,55 @@ async fn async_nats_connect(url: &str) -> async_nats::Client {
 
 /// Checks an ECDSA signing result by public-key recovery: `(r, s, v)` over `digest` must recover
 /// exactly `expected` (33-byte compressed), with `s` low.
-pub fn must_recover_ecdsa(result: &mpcium_protocol::SigningResultEvent, digest: &[u8; 32], expected: &[u8; 33]) {
+pub fn must_recover_ecdsa(
+    result: &mpcium_protocol::SigningResultEvent,
+    digest: &[u8; 32],
+    expected: &[u8; 33],
+) {
     use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-    assert!(result.error_code.is_none(), "signing failed: {}", result.error_reason);
+    assert!(
+        result.error_code.is_none(),
+        "signing failed: {}",
+        result.error_reason
+    );
     let mut rs = result.r.clone().expect("r");
     rs.extend_from_slice(result.s.as_deref().expect("s"));
     let signature = Signature::from_slice(&rs).expect("r || s");
     assert!(signature.normalize_s().is_none(), "s is not low");
-    let v = result.signature_recovery.as_deref().and_then(|v| v.first().copied()).expect("recovery id");
-    let recovered = VerifyingKey::recover_from_prehash(digest, &signature, RecoveryId::from_byte(v).expect("v"))
-        .expect("recovers a key");
-    assert_eq!(recovered.to_encoded_point(true).as_bytes(), expected, "recovered a different key");
+    let v = result
+        .signature_recovery
+        .as_deref()
+        .and_then(|v| v.first().copied())
+        .expect("recovery id");
+    let recovered = VerifyingKey::recover_from_prehash(
+        digest,
+        &signature,
+        RecoveryId::from_byte(v).expect("v"),
+    )
+    .expect("recovers a key");
+    assert_eq!(
+        recovered.to_encoded_point(true).as_bytes(),
+        expected,
+        "recovered a different key"
+    );
 }
 
 /// Checks an Ed25519 signing result with `ed25519-dalek`'s strict verification.
-pub fn must_verify_eddsa(result: &mpcium_protocol::SigningResultEvent, message: &[u8], public_key: &[u8]) {
-    assert!(result.error_code.is_none(), "signing failed: {}", result.error_reason);
+pub fn must_verify_eddsa(
+    result: &mpcium_protocol::SigningResultEvent,
+    message: &[u8],
+    public_key: &[u8],
+) {
+    assert!(
+        result.error_code.is_none(),
+        "signing failed: {}",
+        result.error_reason
+    );
     let key: [u8; 32] = public_key.try_into().expect("32-byte key");
     let key = ed25519_dalek::VerifyingKey::from_bytes(&key).expect("ed25519 key");
-    let signature = ed25519_dalek::Signature::from_slice(result.signature.as_deref().expect("signature")).expect("64 bytes");
-    key.verify_strict(message, &signature).expect("signature verifies strictly");
+    let signature =
+        ed25519_dalek::Signature::from_slice(result.signature.as_deref().expect("signature"))
+            .expect("64 bytes");
+    key.verify_strict(message, &signature)
+        .expect("signature verifies strictly");
 }

@@ -22,7 +22,10 @@ fn digest(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
-fn must_fail_with(result: Result<impl std::fmt::Debug, ClientError>, expected: ErrorCode) -> String {
+fn must_fail_with(
+    result: Result<impl std::fmt::Debug, ClientError>,
+    expected: ErrorCode,
+) -> String {
     match result {
         Err(ClientError::Failed { code, reason }) => {
             assert_eq!(code, expected, "{reason}");
@@ -47,21 +50,33 @@ async fn keygen_and_signing_on_both_curves_verify_independently() {
 
     // Every node recorded the wallet; the registry holds keyinfo for both key types.
     for key_type in [KeyType::Ecdsa, KeyType::Eddsa] {
-        let info = cluster.registry.keyinfo(key_type, &wallet).await.expect("registry").expect("keyinfo");
+        let info = cluster
+            .registry
+            .keyinfo(key_type, &wallet)
+            .await
+            .expect("registry")
+            .expect("keyinfo");
         assert_eq!(info.participant_peer_ids.len(), 3);
         assert_eq!(info.threshold, 2);
     }
 
     let d = digest("pay bob 1 eth");
-    let signed = client.sign(SignRequest::ecdsa_digest(&wallet, d)).await.expect("ecdsa sign");
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(&wallet, d))
+        .await
+        .expect("ecdsa sign");
     must_recover_ecdsa(&signed, &d, &ecdsa);
 
     let message = b"\x00\x00\x01 solana message that starts with zero bytes".to_vec();
-    let signed = client.sign(SignRequest::eddsa(&wallet, message.clone())).await.expect("eddsa sign");
+    let signed = client
+        .sign(SignRequest::eddsa(&wallet, message.clone()))
+        .await
+        .expect("eddsa sign");
     must_verify_eddsa(&signed, &message, &eddsa);
 
     let path = vec![44, 60, 0, 0, 1];
-    let child = derive_secp256k1_from_keygen(&ecdsa_xy, &cluster.chain_code, &path).expect("derive");
+    let child =
+        derive_secp256k1_from_keygen(&ecdsa_xy, &cluster.chain_code, &path).expect("derive");
     let signed = client
         .sign(SignRequest::ecdsa_digest(&wallet, d).with_derivation_path(path.clone()))
         .await
@@ -89,18 +104,37 @@ async fn with_one_node_stopped_signing_succeeds_and_keygen_is_refused_naming_it(
     let stopped = cluster.nodes[2].id.clone();
 
     let d = digest("signed by the two remaining nodes");
-    let signed = client.sign(SignRequest::ecdsa_digest(&wallet, d)).await.expect("2-of-3 ecdsa");
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(&wallet, d))
+        .await
+        .expect("2-of-3 ecdsa");
     must_recover_ecdsa(&signed, &d, &ecdsa);
-    let signed = client.sign(SignRequest::eddsa(&wallet, b"hello".to_vec())).await.expect("2-of-3 eddsa");
-    must_verify_eddsa(&signed, b"hello", keys.eddsa_pub_key.as_deref().expect("key"));
+    let signed = client
+        .sign(SignRequest::eddsa(&wallet, b"hello".to_vec()))
+        .await
+        .expect("2-of-3 eddsa");
+    must_verify_eddsa(
+        &signed,
+        b"hello",
+        keys.eddsa_pub_key.as_deref().expect("key"),
+    );
 
     let started = std::time::Instant::now();
-    let reason = must_fail_with(client.create_wallet(&wallet_id()).await, ErrorCode::ClusterNotReady);
+    let reason = must_fail_with(
+        client.create_wallet(&wallet_id()).await,
+        ErrorCode::ClusterNotReady,
+    );
     assert!(reason.contains(&stopped), "{reason}");
-    assert!(started.elapsed() < Duration::from_secs(10), "the refusal must be prompt");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the refusal must be prompt"
+    );
 
     cluster.must_restart(2).await;
-    client.create_wallet(&wallet_id()).await.expect("keygen after the node is back");
+    client
+        .create_wallet(&wallet_id())
+        .await
+        .expect("keygen after the node is back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,7 +145,10 @@ async fn duplicates_forgeries_and_unknown_wallets_get_the_documented_results() {
     let first = client.create_wallet(&wallet).await.expect("keygen");
 
     // The same keygen request again: the same keys, never a second key.
-    let again = client.create_wallet(&wallet).await.expect("repeated keygen");
+    let again = client
+        .create_wallet(&wallet)
+        .await
+        .expect("repeated keygen");
     assert_eq!(again.ecdsa_pub_key, first.ecdsa_pub_key);
     assert_eq!(again.eddsa_pub_key, first.eddsa_pub_key);
 
@@ -127,21 +164,34 @@ async fn duplicates_forgeries_and_unknown_wallets_get_the_documented_results() {
 
     // Unknown wallet.
     must_fail_with(
-        client.sign(SignRequest::ecdsa_digest(wallet_id(), digest("x"))).await,
+        client
+            .sign(SignRequest::ecdsa_digest(wallet_id(), digest("x")))
+            .await,
         ErrorCode::KeyNotFound,
     );
 
     // A request signed by another key than the configured initiator is refused promptly.
     let forger = cluster
-        .must_client_with("forger", std::sync::Arc::new(LocalSigner::ed25519_from_seed(&[7u8; 32])))
+        .must_client_with(
+            "forger",
+            std::sync::Arc::new(LocalSigner::ed25519_from_seed(&[7u8; 32])),
+        )
         .await;
     let started = std::time::Instant::now();
-    must_fail_with(forger.create_wallet(&wallet_id()).await, ErrorCode::InvalidInitiatorSignature);
     must_fail_with(
-        forger.sign(SignRequest::ecdsa_digest(&wallet, digest("forged"))).await,
+        forger.create_wallet(&wallet_id()).await,
         ErrorCode::InvalidInitiatorSignature,
     );
-    assert!(started.elapsed() < Duration::from_secs(10), "forgeries must be refused at once");
+    must_fail_with(
+        forger
+            .sign(SignRequest::ecdsa_digest(&wallet, digest("forged")))
+            .await,
+        ErrorCode::InvalidInitiatorSignature,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "forgeries must be refused at once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,13 +211,31 @@ async fn two_clients_receive_only_their_own_results() {
         ResultEvent::Keygen(k) => k.wallet_id,
         other => panic!("unexpected result {other:?}"),
     };
-    let seen_by_alice = tokio::time::timeout(Duration::from_secs(5), alice_results.next()).await.expect("result");
-    assert_eq!(next_wallet(seen_by_alice.expect("stream").expect("not lagged")), a);
-    let seen_by_bob = tokio::time::timeout(Duration::from_secs(5), bob_results.next()).await.expect("result");
-    assert_eq!(next_wallet(seen_by_bob.expect("stream").expect("not lagged")), b);
+    let seen_by_alice = tokio::time::timeout(Duration::from_secs(5), alice_results.next())
+        .await
+        .expect("result");
+    assert_eq!(
+        next_wallet(seen_by_alice.expect("stream").expect("not lagged")),
+        a
+    );
+    let seen_by_bob = tokio::time::timeout(Duration::from_secs(5), bob_results.next())
+        .await
+        .expect("result");
+    assert_eq!(
+        next_wallet(seen_by_bob.expect("stream").expect("not lagged")),
+        b
+    );
     // Nothing else arrives for either.
-    assert!(tokio::time::timeout(Duration::from_millis(500), alice_results.next()).await.is_err());
-    assert!(tokio::time::timeout(Duration::from_millis(500), bob_results.next()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), alice_results.next())
+            .await
+            .is_err()
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), bob_results.next())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,40 +251,80 @@ async fn after_a_restart_of_every_node_wallets_still_sign() {
         cluster.must_restart(i).await;
     }
     let d = digest("after restart");
-    let signed = client.sign(SignRequest::ecdsa_digest(&wallet, d)).await.expect("sign after restart");
-    must_recover_ecdsa(&signed, &d, &compress_secp256k1(keys.ecdsa_pub_key.as_deref().expect("key")).expect("key"));
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(&wallet, d))
+        .await
+        .expect("sign after restart");
+    must_recover_ecdsa(
+        &signed,
+        &d,
+        &compress_secp256k1(keys.ecdsa_pub_key.as_deref().expect("key")).expect("key"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consul_registry_cluster_generates_and_signs() {
-    let cluster = Cluster::must_start(ClusterOptions { registry: RegistryBackend::Consul, ..Default::default() }).await;
+    let cluster = Cluster::must_start(ClusterOptions {
+        registry: RegistryBackend::Consul,
+        ..Default::default()
+    })
+    .await;
     assert!(cluster.uses_consul());
     let client = cluster.must_client("e2e").await;
     let wallet = wallet_id();
     let keys = client.create_wallet(&wallet).await.expect("keygen");
-    let info = cluster.registry.keyinfo(KeyType::Ecdsa, &wallet).await.expect("consul").expect("keyinfo");
+    let info = cluster
+        .registry
+        .keyinfo(KeyType::Ecdsa, &wallet)
+        .await
+        .expect("consul")
+        .expect("keyinfo");
     assert_eq!(info.version, 1);
-    let signed = client.sign(SignRequest::eddsa(&wallet, b"via consul".to_vec())).await.expect("sign");
-    must_verify_eddsa(&signed, b"via consul", keys.eddsa_pub_key.as_deref().expect("key"));
+    let signed = client
+        .sign(SignRequest::eddsa(&wallet, b"via consul".to_vec()))
+        .await
+        .expect("sign");
+    must_verify_eddsa(
+        &signed,
+        b"via consul",
+        keys.eddsa_pub_key.as_deref().expect("key"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_cluster_generates_its_aux_info_before_the_first_ecdsa_keygen() {
-    let cluster = Cluster::must_start(ClusterOptions { seed_aux_info: false, ..Default::default() }).await;
+    let cluster = Cluster::must_start(ClusterOptions {
+        seed_aux_info: false,
+        ..Default::default()
+    })
+    .await;
     let client = cluster.must_client("e2e").await;
     let wallet = wallet_id();
     // Until aux info exists the cluster answers at once with a clear, retryable error.
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     let keys = loop {
         match client.create_wallet(&wallet).await {
-            Err(ClientError::Failed { code: ErrorCode::ClusterNotReady, .. }) => {
-                assert!(std::time::Instant::now() < deadline, "aux info never became ready");
+            Err(ClientError::Failed {
+                code: ErrorCode::ClusterNotReady,
+                ..
+            }) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "aux info never became ready"
+                );
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             other => break other.expect("keygen"),
         }
     };
     let d = digest("fresh aux");
-    let signed = client.sign(SignRequest::ecdsa_digest(&wallet, d)).await.expect("sign");
-    must_recover_ecdsa(&signed, &d, &compress_secp256k1(keys.ecdsa_pub_key.as_deref().expect("key")).expect("key"));
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(&wallet, d))
+        .await
+        .expect("sign");
+    must_recover_ecdsa(
+        &signed,
+        &d,
+        &compress_secp256k1(keys.ecdsa_pub_key.as_deref().expect("key")).expect("key"),
+    );
 }

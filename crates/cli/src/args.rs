@@ -142,6 +142,9 @@ pub struct RecoverArgs {
     /// Restore this backup file instead of the newest in --backup-dir.
     #[arg(long, value_name = "FILE")]
     pub backup_file: Option<PathBuf>,
+    /// Node whose newest backup to take from --backup-dir (needed when it holds several nodes').
+    #[arg(short = 'n', long)]
+    pub node: Option<String>,
     /// Store file to create (the node reads <db_path>/<node name>).
     #[arg(short = 'r', long)]
     pub recovery_path: PathBuf,
@@ -167,6 +170,9 @@ pub struct VerifyBackupArgs {
     /// Check the newest backup in this directory.
     #[arg(short = 'b', long)]
     pub backup_dir: Option<PathBuf>,
+    /// Node whose newest backup to check in --backup-dir (needed when it holds several nodes').
+    #[arg(short = 'n', long)]
+    pub node: Option<String>,
     /// Read the database password from this file (one trailing newline is removed).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,

@@ -209,3 +209,41 @@ fn an_empty_backup_directory_is_named() {
     );
     assert!(run.stderr.contains("no backup files"), "{}", run.stderr);
 }
+
+#[test]
+fn a_directory_with_several_nodes_backups_needs_a_node_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = must_backup(dir.path());
+    let other = dir
+        .path()
+        .join("backups/backup-node1-2000-01-01_00-00-00-0.mpcbak");
+    std::fs::copy(&file, &other).unwrap();
+    let run = must_fail(
+        dir.path(),
+        &["verify-backup", "-b", "backups", "--password-file", "pw"],
+        None,
+    );
+    assert!(
+        run.stderr.contains("several nodes (node0, node1)") && run.stderr.contains("--node"),
+        "{}",
+        run.stderr
+    );
+    let run = must_succeed(
+        dir.path(),
+        &[
+            "verify-backup",
+            "-b",
+            "backups",
+            "--node",
+            "node0",
+            "--password-file",
+            "pw",
+        ],
+        None,
+    );
+    assert!(
+        run.stdout.contains(file.to_str().unwrap()),
+        "{}",
+        run.stdout
+    );
+}

@@ -216,7 +216,12 @@ pub(crate) fn seal(
 /// same call (a retry after a lost acknowledgement) within its duplicate window, while a repeated
 /// *call* always reaches the nodes, which answer it from their result cache (same content) or
 /// with `ERROR_SESSION_DUPLICATE` (same id, other content) — it never vanishes.
-pub fn request_msg_id(client: Option<&ClientId>, id: &str, signed_bytes: &[u8], call: &str) -> String {
+pub fn request_msg_id(
+    client: Option<&ClientId>,
+    id: &str,
+    signed_bytes: &[u8],
+    call: &str,
+) -> String {
     let digest = Sha256::digest(signed_bytes);
     let short = hex::encode(digest.get(..8).unwrap_or_default());
     match client {
@@ -299,7 +304,10 @@ mod tests {
         let client = ClientId::new("svc").unwrap();
         let a = request_msg_id(None, "t1", b"one", "c1");
         assert_eq!(a, request_msg_id(None, "t1", b"one", "c1"));
-        assert!(a.starts_with("t1:") && a.ends_with(":c1") && a.len() == "t1:".len() + 16 + 3, "{a}");
+        assert!(
+            a.starts_with("t1:") && a.ends_with(":c1") && a.len() == "t1:".len() + 16 + 3,
+            "{a}"
+        );
         assert_ne!(a, request_msg_id(None, "t1", b"two", "c1"));
         assert_ne!(a, request_msg_id(None, "t1", b"one", "c2"));
         assert!(request_msg_id(Some(&client), "t1", b"one", "c1").starts_with("svc:t1:"));

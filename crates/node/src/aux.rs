@@ -68,10 +68,19 @@ pub fn load(store: &Store, parts: &Participants, run: &str) -> Result<Option<Aux
 
 /// Stores this node's sealed aux info of run `run` for `node_ids` and makes it current. Also
 /// the import path for aux info generated elsewhere for exactly this node set and party order.
-pub fn store_run(store: &Store, node_ids: &[String], run: &str, sealed: &[u8]) -> Result<(), Failure> {
+pub fn store_run(
+    store: &Store,
+    node_ids: &[String],
+    run: &str,
+    sealed: &[u8],
+) -> Result<(), Failure> {
     let write = |e: crate::store::StoreError| Failure::new(ErrorCode::StorageWrite, e.to_string());
-    store.put_aux(&run_name(node_ids, run), sealed).map_err(write)?;
-    store.put_aux(&current_name(node_ids), run.as_bytes()).map_err(write)
+    store
+        .put_aux(&run_name(node_ids, run), sealed)
+        .map_err(write)?;
+    store
+        .put_aux(&current_name(node_ids), run.as_bytes())
+        .map_err(write)
 }
 
 /// Makes sure one set of safe primes is stored, generating it (with progress logs) if not.

@@ -204,10 +204,19 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
             _ => sign(ctx, &message.payload, client_id.as_ref()).await,
         }
     };
+    let started = std::time::Instant::now();
     let reply = tokio::select! {
         reply = work => reply,
         _ = progress => return,
     };
+    if let Some(reply) = &reply {
+        crate::metrics::request_finished(
+            op,
+            reply.key_type,
+            reply.error_code.as_ref(),
+            started.elapsed(),
+        );
+    }
     let Some(reply) = reply else {
         // Nothing identifies the request: it cannot be answered, only dropped for good.
         tracing::warn!(?op, "terminated an undecodable request that names no id");
@@ -231,7 +240,9 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
     // repeated request gets its (cached) result published again.
     let delivery = uuid::Uuid::new_v4().simple().to_string();
     let msg_id = result_msg_id(reply.kind, client_id.as_ref(), &reply.id, Some(&delivery));
-    if let Err(error) = publish_result(js, reply.subject.clone(), &msg_id, reply.payload.clone()).await {
+    if let Err(error) =
+        publish_result(js, reply.subject.clone(), &msg_id, reply.payload.clone()).await
+    {
         tracing::error!(%error, "cannot publish result; the request will be redelivered");
         let _ = message
             .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
@@ -245,6 +256,10 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
 
 /// What to publish for a request.
 struct Reply {
+    /// The request's key type, when it names one (for metrics).
+    key_type: Option<KeyType>,
+    /// The published error code, `None` for a success (for metrics).
+    error_code: Option<ErrorCode>,
     kind: ResultKind,
     /// The wallet or transaction id the result answers.
     id: String,
@@ -261,7 +276,11 @@ fn digest(bytes: &[u8]) -> String {
 
 /// A cached result for `key`, if the same request was answered before (by any node: the cache
 /// lives in the shared registry). A different request under the same key gets a duplicate error.
-async fn cached(ctx: &NodeContext, key: &str, request_digest: &str) -> Result<Option<CachedResult>, Failure> {
+async fn cached(
+    ctx: &NodeContext,
+    key: &str,
+    request_digest: &str,
+) -> Result<Option<CachedResult>, Failure> {
     let Some(bytes) = ctx
         .registry
         .get(&result_key(key))
@@ -281,8 +300,15 @@ async fn cached(ctx: &NodeContext, key: &str, request_digest: &str) -> Result<Op
     Ok(Some(cached))
 }
 
-fn from_cache(kind: ResultKind, id: &str, cached: CachedResult) -> Reply {
+fn from_cache(
+    kind: ResultKind,
+    key_type: Option<KeyType>,
+    id: &str,
+    cached: CachedResult,
+) -> Reply {
     Reply {
+        key_type,
+        error_code: None,
         kind,
         id: id.to_owned(),
         subject: cached.subject,
@@ -307,7 +333,7 @@ async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) ->
     let request_digest = digest(payload);
     let event = match keygen_result(ctx, &request, payload, &cache_key, &request_digest).await {
         Ok(Ok(event)) => event,
-        Ok(Err(cached)) => return Some(from_cache(ResultKind::Keygen, &wallet, cached)),
+        Ok(Err(cached)) => return Some(from_cache(ResultKind::Keygen, None, &wallet, cached)),
         Err(failure) => {
             tracing::warn!(wallet_id = %wallet, code = %failure.code, reason = %failure.reason, "keygen failed");
             KeygenResultEvent::failure(wallet.clone(), failure.error_code(), failure.reason)
@@ -326,6 +352,8 @@ fn keygen_reply(
     cache_key: Option<String>,
 ) -> Reply {
     Reply {
+        key_type: None,
+        error_code: event.error_code.clone(),
         kind: ResultKind::Keygen,
         id: wallet.to_owned(),
         subject: ResultKind::Keygen.subject(client, wallet),
@@ -446,7 +474,14 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
     let request_digest = digest(payload);
     let event = match sign_result(ctx, &request, payload, &cache_key, &request_digest).await {
         Ok(Ok(event)) => event,
-        Ok(Err(cached)) => return Some(from_cache(ResultKind::Signing, &request.tx_id, cached)),
+        Ok(Err(cached)) => {
+            return Some(from_cache(
+                ResultKind::Signing,
+                Some(request.key_type),
+                &request.tx_id,
+                cached,
+            ))
+        }
         Err(failure) => {
             tracing::warn!(tx_id = %request.tx_id, code = %failure.code, reason = %failure.reason, "signing failed");
             SigningResultEvent::failure(
@@ -477,6 +512,8 @@ fn signing_reply(
     cache_key: Option<String>,
 ) -> Reply {
     Reply {
+        key_type: None,
+        error_code: event.error_code.clone(),
         kind: ResultKind::Signing,
         id: tx_id.to_owned(),
         subject: ResultKind::Signing.subject(client, tx_id),

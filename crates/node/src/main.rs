@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use mpcium_node::config::{load_node_inputs, Environment, StartOptions};
+use mpcium_node::config::{load_node_inputs, Environment, StartError, StartOptions};
+use mpcium_node::identity::IdentityError;
 use mpcium_node::runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -86,10 +87,11 @@ fn start(args: StartArgs) -> ExitCode {
     let inputs = match tracing::subscriber::with_default(early, || load_node_inputs(&opts)) {
         Ok(inputs) => inputs,
         Err(e) => {
-            if e.to_string().contains("decrypt") {
-                eprintln!("error: Failed to decrypt private key: {e}");
+            // Upper case, so the deployment guide's `grep ERROR` finds start-up failures too.
+            if matches!(e, StartError::Identity(IdentityError::Age { .. })) {
+                eprintln!("ERROR: Failed to decrypt private key: {e}");
             } else {
-                eprintln!("error: {e}");
+                eprintln!("ERROR: {e}");
             }
             return ExitCode::FAILURE;
         }

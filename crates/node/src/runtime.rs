@@ -69,6 +69,8 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         identities,
         ..
     } = inputs;
+    let metrics_handle =
+        crate::metrics::install().map_err(|e| RuntimeError::Startup(e.to_string()))?;
 
     let password = config
         .badger_password
@@ -85,7 +87,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tracing::info!(path = %store.path().display(), "Connected to badger kv store (redb, encrypted)");
 
     let client = connect_nats(&config).await?;
-    tracing::info!(url = %config.nats.url, "Connected to NATS");
+    tracing::info!(url = %redact_url(&config.nats.url), "Connected to NATS");
 
     let registry = Arc::new(open_registry(&config, Some(&client)).await?);
     let registered = registry
@@ -158,6 +160,30 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     let background = CancellationToken::new();
     tasks.spawn(cancel_on(
         background.clone(),
+        crate::metrics::upkeep(metrics_handle.clone()),
+    ));
+    let health_server = if config.healthcheck.enabled {
+        let address: std::net::SocketAddr = config.healthcheck.address.parse().map_err(|e| {
+            RuntimeError::Startup(format!(
+                "healthcheck.address {:?} is not ip:port: {e}",
+                config.healthcheck.address
+            ))
+        })?;
+        let probes = Arc::new(crate::health::NodeProbes::new(&ctx, client.clone()));
+        let (task, bound) = crate::health::serve(address, probes, Some(metrics_handle.clone()))
+            .await
+            .map_err(|e| {
+                RuntimeError::Startup(format!(
+                    "cannot listen on healthcheck.address {address}: {e}"
+                ))
+            })?;
+        tracing::info!(address = %bound, "health and metrics server listening (/health, /healthz, /readyz, /metrics)");
+        Some(task)
+    } else {
+        None
+    };
+    tasks.spawn(cancel_on(
+        background.clone(),
         aux::ensure_primes_logged(store.clone()),
     ));
     let session_ctx = ctx.clone();
@@ -212,6 +238,9 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     }
     if let Err(error) = registry.clear_ready(&ctx.me).await {
         tracing::warn!(%error, "cannot clear readiness");
+    }
+    if let Some(task) = health_server {
+        task.abort();
     }
     bus_task.abort();
     if let Err(error) = client.drain().await {
@@ -307,5 +336,29 @@ pub async fn open_registry(
                 .map(AnyRegistry::Nats)
                 .map_err(|e| RuntimeError::Registry(e.to_string()))
         }
+    }
+}
+
+/// `url` with any `user:password@` part replaced, for logs and errors.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_nats_url_never_reach_the_logs() {
+        assert_eq!(
+            redact_url("nats://user:s3cret@nats:4222"),
+            "nats://<redacted>@nats:4222"
+        );
+        assert_eq!(redact_url("nats://nats:4222"), "nats://nats:4222");
     }
 }

@@ -131,7 +131,26 @@ fn wrong_identity_passphrase_is_reported_clearly() {
         stderr.contains("node0_private.key.age: wrong passphrase"),
         "{stderr}"
     );
+    // The deployment guide's troubleshooting greps for these.
+    assert!(
+        stderr.contains("ERROR: Failed to decrypt private key"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("another-passphrase"));
+}
+
+#[test]
+fn a_wrong_database_password_is_refused_at_start_up_without_touching_the_store() {
+    let dir = must_make_node_dir("");
+    let (_, first) = must_run_mpcium(dir.path(), SEED_START);
+    assert!(first.contains("Connected to badger kv store"), "{first}");
+    std::fs::write(dir.path().join("db-password.cred"), "a different password").unwrap();
+    let (ok, stderr) = must_run_mpcium(dir.path(), SEED_START);
+    assert!(!ok);
+    assert!(stderr.contains("ERROR"), "{stderr}");
+    assert!(stderr.contains("password does not match"), "{stderr}");
+    assert!(!stderr.contains("Connected to badger kv store"), "{stderr}");
+    assert!(!stderr.contains("a different password"), "{stderr}");
 }
 
 #[test]

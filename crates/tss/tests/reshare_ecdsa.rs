@@ -157,7 +157,14 @@ fn must_sign_and_verify(shares: &[KeyShare], signers: &[u16], key: &EcdsaPublicK
 fn refreshing_a_2_of_3_key_keeps_the_key_and_its_hd_children_and_still_signs() {
     let old = must_keygen(3, 2, "keygen refresh");
     let key = old[0].public_key();
-    let results = run_reshare(&old, &nodes(&[0, 1, 2]), &[0, 2], &nodes(&[0, 1, 2]), 2, None);
+    let results = run_reshare(
+        &old,
+        &nodes(&[0, 1, 2]),
+        &[0, 2],
+        &nodes(&[0, 1, 2]),
+        2,
+        None,
+    );
     let new = must_new_shares(results, key, 2, 3);
     let path = [44u32, 60, 0, 0, 1];
     assert_eq!(
@@ -212,7 +219,14 @@ fn replacing_one_node_moves_the_key_to_the_newcomer() {
     let old = must_keygen(3, 2, "keygen replace");
     let key = old[0].public_key();
     // node2 is replaced by node3, which holds new index 2.
-    let results = run_reshare(&old, &nodes(&[0, 1, 2]), &[1, 2], &nodes(&[0, 1, 3]), 2, None);
+    let results = run_reshare(
+        &old,
+        &nodes(&[0, 1, 2]),
+        &[1, 2],
+        &nodes(&[0, 1, 3]),
+        2,
+        None,
+    );
     assert_eq!(results.len(), 4);
     let new = must_new_shares(results, key, 2, 3);
     must_sign_and_verify(&new, &[0, 2], &key);
@@ -222,9 +236,19 @@ fn replacing_one_node_moves_the_key_to_the_newcomer() {
 fn changing_only_the_threshold_turns_2_of_3_into_3_of_3() {
     let old = must_keygen(3, 2, "keygen threshold");
     let key = old[0].public_key();
-    let results = run_reshare(&old, &nodes(&[0, 1, 2]), &[0, 1], &nodes(&[0, 1, 2]), 3, None);
+    let results = run_reshare(
+        &old,
+        &nodes(&[0, 1, 2]),
+        &[0, 1],
+        &nodes(&[0, 1, 2]),
+        3,
+        None,
+    );
     let new = must_new_shares(results, key, 3, 3);
-    assert!(new[0].committee(vec![0, 1]).is_err(), "two no longer suffice");
+    assert!(
+        new[0].committee(vec![0, 1]).is_err(),
+        "two no longer suffice"
+    );
     must_sign_and_verify(&new, &[0, 1, 2], &key);
 }
 

@@ -122,7 +122,8 @@ impl Reshare<'_> {
         let old = &old;
         round_based::sim::run_with_setup(
             inputs,
-            |_, party: round_based::state_machine::MpcParty<EddsaReshareMsg>,
+            |_,
+             party: round_based::state_machine::MpcParty<EddsaReshareMsg>,
              (setup, share, mut rng)| async move {
                 reshare_eddsa(party, sid, &setup, old, share.as_ref(), &mut rng).await
             },
@@ -289,7 +290,7 @@ fn removing_a_node_turns_3_of_4_into_2_of_3_and_its_old_share_no_longer_combines
                     lambda = lambda * other * (*other - indices[k]).invert().expect("distinct");
                 }
             }
-            acc = acc + lambda * x.as_ref();
+            acc += lambda * x.as_ref();
         }
         Point::generator() * acc
     };
@@ -396,7 +397,7 @@ fn shift_constant_term_of(bad: u16) -> Tamper {
         }
         let mut decoded: EddsaReshareMsg = serde_json::from_slice(&msg.payload).expect("decode");
         if let ReshareMsg::Reveal(reveal) = &mut decoded {
-            reveal.coefficients[0] = reveal.coefficients[0] + Point::generator();
+            reveal.coefficients[0] += Point::generator();
         }
         *msg.payload = serde_json::to_vec(&decoded).expect("encode");
     })
@@ -417,5 +418,45 @@ fn a_dealer_whose_reveal_does_not_open_its_commitment_is_named_by_everyone() {
         let err = r.as_ref().expect_err("honest parties abort");
         assert_eq!(err.culprits(), &[0], "party {i}: {err}");
         assert_eq!(err.kind(), ErrorKind::Misbehaviour);
+    }
+}
+
+#[test]
+fn a_holder_whose_confirmation_differs_is_named() {
+    let old = must_keygen(2, 3);
+    let reshare = Reshare {
+        old_shares: &old,
+        old_nodes: &nodes(&[0, 1, 2]),
+        dealers: &[0, 1],
+        new_nodes: &nodes(&[0, 1, 2]),
+        t_new: 2,
+    };
+    let liar: u16 = 2;
+    let tamper: Tamper = Box::new(move |msg: &mut WireMessage| {
+        if msg.sender != liar {
+            return;
+        }
+        let mut decoded: EddsaReshareMsg = serde_json::from_slice(&msg.payload).expect("decode");
+        if let ReshareMsg::Confirm(confirm) = &mut decoded {
+            confirm.view[0] ^= 1;
+        }
+        *msg.payload = serde_json::to_vec(&decoded).expect("encode");
+    });
+    let results = reshare.run_tampered(tamper);
+    // The liar itself may finish (every confirmation it saw matched); the honest holders must
+    // not, and whoever names someone names the liar. The node switches only after every holder
+    // confirmed, so the liar's share stays pending and is discarded.
+    assert!(
+        results[..usize::from(liar)].iter().all(|r| r.is_err()),
+        "no honest holder finishes"
+    );
+    let named: Vec<&TssError> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .filter(|e| e.kind() == ErrorKind::Misbehaviour)
+        .collect();
+    assert!(!named.is_empty(), "an honest party noticed");
+    for err in named {
+        assert_eq!(err.culprits(), &[liar], "{err}");
     }
 }

@@ -16,7 +16,11 @@ use crate::error::CliError;
 
 /// `mpcium-cli recover`.
 pub fn recover(args: &RecoverArgs) -> Result<(), CliError> {
-    let file = choose_file(args.backup_file.as_deref(), args.backup_dir.as_deref())?;
+    let file = choose_file(
+        args.backup_file.as_deref(),
+        args.backup_dir.as_deref(),
+        args.node.as_deref(),
+    )?;
     let password = read_password(args.password_file.as_deref())?;
     let replace = if args.force {
         Replace::Allow
@@ -49,7 +53,11 @@ pub fn recover(args: &RecoverArgs) -> Result<(), CliError> {
 
 /// `mpcium-cli verify-backup`.
 pub fn verify(args: &VerifyBackupArgs) -> Result<(), CliError> {
-    let file = choose_file(args.backup_file.as_deref(), args.backup_dir.as_deref())?;
+    let file = choose_file(
+        args.backup_file.as_deref(),
+        args.backup_dir.as_deref(),
+        args.node.as_deref(),
+    )?;
     let password = read_password(args.password_file.as_deref())?;
     let summary = backup::verify(&file, &password).map_err(backup_error)?;
     println!("{summary}");
@@ -57,11 +65,15 @@ pub fn verify(args: &VerifyBackupArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The given file, else the newest backup in the given directory.
-fn choose_file(file: Option<&Path>, dir: Option<&Path>) -> Result<PathBuf, CliError> {
+/// The given file, else the newest backup (of `node`, if given) in the given directory.
+fn choose_file(
+    file: Option<&Path>,
+    dir: Option<&Path>,
+    node: Option<&str>,
+) -> Result<PathBuf, CliError> {
     match (file, dir) {
         (Some(file), _) => Ok(file.to_path_buf()),
-        (None, Some(dir)) => files::newest(dir, None).map_err(backup_error),
+        (None, Some(dir)) => files::newest(dir, node).map_err(backup_error),
         (None, None) => Err(CliError::Usage(
             "give --backup-file <FILE> or --backup-dir <DIR>".to_owned(),
         )),

@@ -30,6 +30,14 @@ pub enum BackupError {
         /// The directory searched.
         dir: PathBuf,
     },
+    /// The backup directory holds backups of several nodes and none was named.
+    #[error("{} holds backups of several nodes ({}); pass --node <NAME> or --backup-file <FILE>", dir.display(), nodes.join(", "))]
+    SeveralNodes {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The node names found.
+        nodes: Vec<String>,
+    },
     /// A directory could not be created, listed or synced.
     #[error("cannot use directory {}: {source}", dir.display())]
     Dir {
@@ -187,9 +195,9 @@ impl BackupError {
             BackupError::TargetNotEmpty { .. } | BackupError::TargetIsDirectory { .. } => {
                 BackupErrorKind::Conflict
             }
-            BackupError::InvalidNodeName { .. } | BackupError::InvalidKdfParams { .. } => {
-                BackupErrorKind::InvalidInput
-            }
+            BackupError::InvalidNodeName { .. }
+            | BackupError::InvalidKdfParams { .. }
+            | BackupError::SeveralNodes { .. } => BackupErrorKind::InvalidInput,
             BackupError::Store(e) => match e.kind() {
                 crate::store::StoreErrorKind::Password => BackupErrorKind::Password,
                 crate::store::StoreErrorKind::Unavailable => BackupErrorKind::Unavailable,

@@ -97,9 +97,21 @@ pub fn list(dir: &Path, node: Option<&str>) -> Result<Vec<(BackupName, PathBuf)>
     Ok(found)
 }
 
-/// The newest backup in `dir` (of `node` only, if given).
+/// The newest backup in `dir` of `node`; with no node given, the directory must hold backups
+/// of one node only ([`BackupError::SeveralNodes`] otherwise), so a restore never picks up
+/// another node's store by accident.
 pub fn newest(dir: &Path, node: Option<&str>) -> Result<PathBuf, BackupError> {
-    list(dir, node)?
+    let mut backups = list(dir, node)?;
+    let mut nodes: Vec<String> = backups.iter().map(|(name, _)| name.node.clone()).collect();
+    nodes.sort();
+    nodes.dedup();
+    if nodes.len() > 1 {
+        return Err(BackupError::SeveralNodes {
+            dir: dir.to_path_buf(),
+            nodes,
+        });
+    }
+    backups
         .pop()
         .map(|(_, path)| path)
         .ok_or_else(|| BackupError::NoBackups {

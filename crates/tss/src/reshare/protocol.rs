@@ -359,7 +359,7 @@ fn sum_sub_shares<E: Curve>(
         if dealing.party == me {
             let f = own_polynomial
                 .ok_or_else(|| TssError::Bug("a dealer without a polynomial".into()))?;
-            acc = acc + f.evaluate(&x).as_ref();
+            acc += f.evaluate(&x).as_ref();
             continue;
         }
         let msg = sub_shares
@@ -372,7 +372,7 @@ fn sum_sub_shares<E: Curve>(
                 "sent a sub-share that does not match its commitments",
             ));
         }
-        acc = acc + msg.share.as_ref();
+        acc += msg.share.as_ref();
     }
     NonZero::from_secret_scalar(SecretScalar::new(&mut acc)).ok_or_else(|| {
         TssError::Bug(
@@ -392,7 +392,7 @@ fn new_key_info<E: Curve>(
     let mut summed = vec![Point::<E>::zero(); usize::from(t_new)];
     for dealing in dealings {
         for (acc, c) in summed.iter_mut().zip(&dealing.coefficients) {
-            *acc = *acc + c;
+            *acc += c;
         }
     }
     if summed.first() != Some(&Point::from(old.shared_public_key())) {
@@ -457,5 +457,159 @@ where
         CompleteRoundError::ProcessMessage(e) => e.into(),
         other => crate::delivery::protocol_error(&other)
             .unwrap_or_else(|| TssError::Transport(format!("round failed: {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reshare::setup::Dealer;
+    use crate::Threshold;
+    use generic_ec::curves::Secp256k1;
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+    use round_based::sim::Simulation;
+
+    type E = Secp256k1;
+
+    /// A dealer-made 2-of-3 key: its key info and the three secret shares.
+    fn must_old_key() -> (KeyInfo<E>, Vec<SecretScalar<E>>) {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let secret = SecretScalar::<E>::random(&mut rng);
+        let f = Polynomial::random_with_constant(secret.clone(), 2, &mut rng);
+        let indices: Vec<_> = (1..=3)
+            .map(|j| vss::index_scalar(j).expect("index"))
+            .collect();
+        let shares: Vec<_> = indices.iter().map(|i| f.evaluate(i.as_ref())).collect();
+        let public_shares = shares
+            .iter()
+            .map(|x| NonZero::from_point(Point::generator() * x).expect("non-zero"))
+            .collect();
+        let pk = NonZero::from_point(Point::generator() * &secret).expect("non-zero");
+        let info = KeyInfo::new(pk, 2, indices, public_shares, None).expect("key info");
+        (info, shares)
+    }
+
+    fn must_setup(me: PartyIndex) -> ReshareSetup {
+        let dealers = vec![
+            Dealer {
+                party: 0,
+                old_index: 0,
+            },
+            Dealer {
+                party: 1,
+                old_index: 1,
+            },
+        ];
+        let threshold = Threshold::new(2, 3).expect("threshold");
+        ReshareSetup::new(me, 3, dealers, vec![0, 1, 2], threshold).expect("setup")
+    }
+
+    /// Party 0 of [`must_setup`]: commits to and deals a polynomial whose constant term is its
+    /// weighted old share plus one — consistently, so only the constant-term check can catch it.
+    async fn dealer_with_a_shifted_constant<M: Mpc<ProtocolMessage = ReshareMsg<E>>>(
+        party: M,
+        sid: SessionId,
+        old: KeyInfo<E>,
+        x0: SecretScalar<E>,
+    ) -> Result<(), TssError> {
+        let setup = must_setup(0);
+        let MpcParty { delivery, .. } = party.into_party();
+        let (_incoming, mut outgoing) = delivery.split();
+        let failed = |e: M::SendError| TssError::Transport(e.to_string());
+        let weight = dealer_weights(&setup, &old)?
+            .first()
+            .copied()
+            .ok_or_else(|| TssError::Bug("no weight".into()))?;
+        let mut w = weight * x0.as_ref() + Scalar::one();
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let f = Polynomial::random_with_constant(SecretScalar::new(&mut w), 2, &mut rng);
+        let session = *sid.as_bytes();
+        let reveal = RevealMsg {
+            session,
+            coefficients: f.commitments(),
+            salt: [7; 32],
+        };
+        let commit = CommitMsg {
+            session,
+            old_key: old.digest(),
+            commitment: reveal.commitment(0),
+        };
+        outgoing
+            .send(Outgoing::broadcast(ReshareMsg::Commit(commit)))
+            .await
+            .map_err(failed)?;
+        outgoing
+            .send(Outgoing::broadcast(ReshareMsg::Reveal(reveal)))
+            .await
+            .map_err(failed)?;
+        for j in 1..3u16 {
+            let share = f.evaluate(&new_index_scalar::<E>(j)?.into());
+            outgoing
+                .send(Outgoing::p2p(
+                    j,
+                    ReshareMsg::SubShare(SubShareMsg { session, share }),
+                ))
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_dealer_whose_constant_term_is_not_its_weighted_old_share_is_named_by_everyone() {
+        let (old, shares) = must_old_key();
+        let sid = SessionId::from_bytes([3; 32]);
+        let mut sim = Simulation::<Result<(), TssError>, ReshareMsg<E>>::empty();
+        let (old0, x0) = (old.clone(), shares[0].clone());
+        sim.add_async_party(move |party| dealer_with_a_shifted_constant(party, sid, old0, x0));
+        for me in 1..3u16 {
+            let old = old.clone();
+            let x = shares[usize::from(me)].clone();
+            sim.add_async_party(move |party| async move {
+                let setup = must_setup(me);
+                let plan = Plan {
+                    session: sid,
+                    setup: &setup,
+                    old: &old,
+                    my_old_share: Some(&x),
+                };
+                let mut rng = ChaCha20Rng::seed_from_u64(u64::from(me));
+                run(party, plan, &mut rng).await.map(|_| ())
+            });
+        }
+        let results = sim.run().expect("simulation").into_vec();
+        for (i, r) in results.iter().enumerate().skip(1) {
+            let err = r.as_ref().expect_err("honest parties abort");
+            assert_eq!(err.culprits(), &[0], "party {i}: {err}");
+            assert!(err.to_string().contains("constant term"), "{err}");
+        }
+    }
+
+    #[test]
+    fn fewer_dealers_than_the_old_threshold_are_refused() {
+        let (old, _) = must_old_key();
+        let dealers = vec![Dealer {
+            party: 0,
+            old_index: 0,
+        }];
+        let setup = ReshareSetup::new(
+            0,
+            3,
+            dealers,
+            vec![0, 1, 2],
+            Threshold::new(2, 3).expect("threshold"),
+        )
+        .expect("setup");
+        let err = dealer_weights(&setup, &old).expect_err("one dealer for a 2-of-3 key");
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn a_dealer_given_another_holders_share_is_refused() {
+        let (old, shares) = must_old_key();
+        let err = my_weighted_share(&old, 0, Some(&shares[1]), &Scalar::one())
+            .expect_err("share of holder 1 used as holder 0");
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
     }
 }

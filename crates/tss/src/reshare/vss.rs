@@ -69,8 +69,8 @@ pub(super) fn lagrange_at_zero<E: Curve>(
             continue;
         }
         let other: Scalar<E> = (*other).into();
-        numerator = numerator * other;
-        denominator = denominator * (other - me);
+        numerator *= other;
+        denominator *= other - me;
     }
     Some(numerator * denominator.invert()?)
 }
@@ -83,7 +83,7 @@ pub(super) fn interpolate_at_zero<E: Curve>(
     let indices: Vec<NonZero<Scalar<E>>> = shares.iter().map(|(i, _)| *i).collect();
     let mut acc = Point::zero();
     for (position, (_, point)) in shares.iter().enumerate() {
-        acc = acc + lagrange_at_zero(&indices, position)? * point;
+        acc += lagrange_at_zero(&indices, position)? * point;
     }
     Some(acc)
 }
@@ -119,7 +119,7 @@ mod tests {
                 evaluate_commitments(&commitments, i.as_ref()),
                 "a share matches the commitments"
             );
-            sum = sum + lagrange_at_zero(&indices, position).expect("distinct") * share.as_ref();
+            sum += lagrange_at_zero(&indices, position).expect("distinct") * share.as_ref();
         }
         assert_eq!(sum, *secret.as_ref());
         let points: Vec<_> = indices
