@@ -29,12 +29,15 @@ MPCIUM_CLI="$BIN_DIR/mpcium-cli"
 log() { echo "check-deploy: $*"; }
 indent() { sed "s/^/    /"; }
 
-if ! "$VENV/bin/python" -c 'import helm_python, kubernetes_validate, yamllint' >/dev/null 2>&1 \
-  || ! "$VENV/bin/pip" freeze 2>/dev/null | grep -qx "helm-python-sdk==0.2.2"; then
-  log "installing ${PY_TOOLS[*]} into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
-fi
+installed="$("$VENV/bin/pip" freeze 2>/dev/null || true)"
+for tool in "${PY_TOOLS[@]}"; do
+  if ! grep -qix -- "$tool" <<<"$installed"; then
+    log "installing ${PY_TOOLS[*]} into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+    break
+  fi
+done
 PY="$VENV/bin/python"
 
 WORK="$(mktemp -d)"

@@ -90,10 +90,14 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tracing::info!(url = %redact_url(&config.nats.url), "Connected to NATS");
 
     let registry = Arc::new(open_registry(&config, Some(&client)).await?);
+    let backend = match config.registry {
+        RegistryKind::Consul => "consul",
+        RegistryKind::Nats => "nats",
+    };
     let registered = registry
         .peers()
         .await
-        .map_err(|e| RuntimeError::Registry(e.to_string()))?;
+        .map_err(|e| RuntimeError::Registry(format!("Failed to load peers from {backend}: {e}")))?;
     for peer in peers.iter() {
         match registered.iter().find(|(name, _)| *name == peer.name) {
             Some((_, id)) if *id == peer.id => {}
@@ -111,10 +115,6 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
             }
         }
     }
-    let backend = match config.registry {
-        RegistryKind::Consul => "consul",
-        RegistryKind::Nats => "nats",
-    };
     tracing::info!(count = peers.len(), "Loaded peers from {backend}");
 
     let mut peer_keys = Vec::with_capacity(identities.len());
