@@ -94,10 +94,15 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         RegistryKind::Consul => "consul",
         RegistryKind::Nats => "nats",
     };
-    let registered = registry
-        .peers()
-        .await
-        .map_err(|e| RuntimeError::Registry(format!("Failed to load peers from {backend}: {e}")))?;
+    let registered = registry.peers().await.map_err(|e| {
+        // Spelled as the deployment guide's troubleshooting section quotes it.
+        let name = if backend == "consul" {
+            "Consul"
+        } else {
+            "NATS KV"
+        };
+        RuntimeError::Registry(format!("Failed to load peers from {name}: {e}"))
+    })?;
     for peer in peers.iter() {
         match registered.iter().find(|(name, _)| *name == peer.name) {
             Some((_, id)) if *id == peer.id => {}
