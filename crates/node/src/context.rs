@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpcium_protocol::{Authorizers, ErrorCode, InitiatorMessage, PublicKey, Threshold};
+use mpcium_protocol::{
+    Authorizers, ErrorCode, InitiatorMessage, PublicKey, SignTxMessage, Threshold,
+};
 
 use crate::control::Failure;
 use crate::registry::AnyRegistry;
@@ -60,6 +62,8 @@ pub struct NodeContext {
     pub chain_code: [u8; 32],
     /// Operation deadlines.
     pub deadlines: Deadlines,
+    /// Refuse reference-form signing requests (their signature does not cover the path).
+    pub require_extended_requests: bool,
 }
 
 impl std::fmt::Debug for NodeContext {
@@ -73,6 +77,21 @@ impl std::fmt::Debug for NodeContext {
 }
 
 impl NodeContext {
+    /// [`NodeContext::authenticate`] for a signing request, plus the cluster's policy on the
+    /// request form: with `require_extended_requests`, only requests whose initiator signature
+    /// covers the derivation path and hash mode (`request_version: 2`) are accepted.
+    pub fn authenticate_signing(&self, request: &SignTxMessage) -> Result<(), Failure> {
+        self.authenticate(request)?;
+        if self.require_extended_requests && request.request_version.is_none() {
+            return Err(Failure::new(
+                ErrorCode::MsgValidation,
+                "this cluster requires extended signing requests (request_version 2), whose \
+                 initiator signature covers derivation_path; upgrade the client",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the initiator's signature and, when enabled, the authorizers' co-signatures.
     pub fn authenticate(&self, request: &impl InitiatorMessage) -> Result<(), Failure> {
         self.initiator.verify_request(request).map_err(|e| {

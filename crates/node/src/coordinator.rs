@@ -530,7 +530,7 @@ async fn sign_result(
     cache_key: &str,
     request_digest: &str,
 ) -> Result<Result<SigningResultEvent, CachedResult>, Failure> {
-    ctx.authenticate(request)?;
+    ctx.authenticate_signing(request)?;
     if let Some(cached) = cached(ctx, cache_key, request_digest).await? {
         return Ok(Err(cached));
     }

@@ -250,7 +250,7 @@ async fn keygen(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure>
 async fn sign(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
     let request = SignTxMessage::from_json(&start.request)
         .map_err(|e| Failure::new(e.error_code(), e.to_string()))?;
-    ctx.authenticate(&request)?;
+    ctx.authenticate_signing(&request)?;
     let wallet = request.wallet_id.clone();
     let info = keys::load_keyinfo(&ctx.store, request.key_type, &wallet)?.ok_or_else(|| {
         Failure::new(

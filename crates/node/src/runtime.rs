@@ -159,6 +159,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         threshold: settings.threshold,
         chain_code: settings.chain_code,
         deadlines: Deadlines::default(),
+        require_extended_requests: settings.require_extended_requests,
     });
 
     let tasks = TaskTracker::new();
@@ -167,6 +168,15 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         background.clone(),
         crate::metrics::upkeep(metrics_handle.clone()),
     ));
+    if let Some(backup_settings) = crate::backup::BackupSettings::from_config(&config, &me.name)
+        .map_err(|e| RuntimeError::Startup(e.to_string()))?
+    {
+        tasks.spawn(crate::backup::run_periodic(
+            Store::clone(&store),
+            backup_settings,
+            background.clone(),
+        ));
+    }
     let health_server = if config.healthcheck.enabled {
         let address: std::net::SocketAddr = config.healthcheck.address.parse().map_err(|e| {
             RuntimeError::Startup(format!(

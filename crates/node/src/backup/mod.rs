@@ -151,13 +151,18 @@ pub async fn run_periodic(store: Store, settings: BackupSettings, shutdown: Canc
                 path,
                 records,
                 pruned,
-            })) => tracing::info!(
-                file = %path.display(),
-                records,
-                pruned = pruned.len(),
-                "backup written"
-            ),
+            })) => {
+                crate::metrics::backup_succeeded(std::time::SystemTime::now());
+                tracing::info!(
+                    file = %path.display(),
+                    records,
+                    pruned = pruned.len(),
+                    "backup written"
+                )
+            }
             Ok(Ok(BackupOutcome::Unchanged { newest })) => {
+                // The newest backup still holds everything: it is as good as a fresh one.
+                crate::metrics::backup_succeeded(std::time::SystemTime::now());
                 tracing::debug!(newest = %newest.display(), "store unchanged; backup skipped")
             }
             Ok(Err(error)) => tracing::error!(%error, "backup failed; retrying next period"),

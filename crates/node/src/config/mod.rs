@@ -59,6 +59,9 @@ pub struct Config {
     pub max_concurrent_keygen: i64,
     /// Signing sessions run at once (default 20).
     pub max_concurrent_signing: i64,
+    /// Refuse signing requests in the reference form, whose initiator signature does not cover
+    /// `derivation_path` (default false; see docs/protocol.md, extended request form).
+    pub require_extended_requests: bool,
     /// HTTP health endpoint.
     pub healthcheck: HealthcheckConfig,
     /// Extra authorizer signatures on requests.
@@ -84,6 +87,7 @@ impl Default for Config {
             backup_retention: DEFAULT_BACKUP_RETENTION,
             max_concurrent_keygen: 2,
             max_concurrent_signing: 20,
+            require_extended_requests: false,
             healthcheck: HealthcheckConfig::default(),
             authorization: AuthorizationConfig::default(),
         }

@@ -50,6 +50,7 @@ pub(crate) const KEYS: &[(&str, Kind)] = &[
     ("backup_retention", Kind::Int),
     ("max_concurrent_keygen", Kind::Int),
     ("max_concurrent_signing", Kind::Int),
+    ("require_extended_requests", Kind::Bool),
     ("healthcheck.enabled", Kind::Bool),
     ("healthcheck.address", Kind::Text),
     ("authorization.enabled", Kind::Bool),

@@ -69,6 +69,8 @@ pub struct NodeSettings {
     pub max_concurrent_keygen: usize,
     /// Signing sessions run at once.
     pub max_concurrent_signing: usize,
+    /// Refuse reference-form signing requests (whose signature does not cover the path).
+    pub require_extended_requests: bool,
 }
 
 #[derive(Default)]
@@ -149,6 +151,7 @@ impl Config {
                 authorizers: authorizers?,
                 max_concurrent_keygen: max_concurrent_keygen?,
                 max_concurrent_signing: max_concurrent_signing?,
+                require_extended_requests: self.require_extended_requests,
             })
         })();
         issues.finish(settings)
