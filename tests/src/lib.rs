@@ -23,7 +23,8 @@ use mpcium_protocol::ClientId;
 use mpcium_testkit::{FakeConsul, NatsServer};
 use mpcium_tss::material::{self, MaterialKind};
 
-const DB_PASSWORD: &str = "e2e database password";
+/// The database password of every test node (`db.pass` in each node directory).
+pub const DB_PASSWORD: &str = "e2e database password";
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Which registry the cluster uses.
@@ -46,6 +47,8 @@ pub struct ClusterOptions {
     pub registry: RegistryBackend,
     /// Seed TEST-ONLY aux info instead of running aux-info generation at start-up.
     pub seed_aux_info: bool,
+    /// Extra `config.yaml` lines for every node (e.g. `backup_enabled: true`).
+    pub extra_config: String,
 }
 
 impl Default for ClusterOptions {
@@ -55,6 +58,7 @@ impl Default for ClusterOptions {
             threshold: 2,
             registry: RegistryBackend::Nats,
             seed_aux_info: true,
+            extra_config: String::new(),
         }
     }
 }
@@ -126,15 +130,20 @@ fn must_find_node_binary() -> PathBuf {
     if let Ok(path) = std::env::var("MPCIUM_BIN") {
         return PathBuf::from(path);
     }
+    must_find_binary("mpcium")
+}
+
+/// A workspace binary built next to this test binary (`target/<profile>/<name>`).
+pub fn must_find_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
-    let bin = profile_dir.join("mpcium");
+    let bin = profile_dir.join(name);
     assert!(
         bin.exists(),
-        "{} is missing: build it first (`cargo build -p mpcium-node`, done by `cargo test --workspace`)",
+        "{} is missing: build it first (`cargo build --workspace --bins`, done by `cargo test --workspace`)",
         bin.display()
     );
     bin
@@ -221,12 +230,17 @@ impl Cluster {
             std::fs::write(
                 node_dir.join("config.yaml"),
                 format!(
-                    "environment: development\ndb_path: ./db\nbackup_enabled: false\n{registry_yaml}\
+                    "environment: development\ndb_path: ./db\n{registry_yaml}\
                      nats:\n  url: {}\nmpc_threshold: {}\nevent_initiator_pubkey: \"{initiator_hex}\"\n\
-                     event_initiator_algorithm: ed25519\nchain_code: \"{}\"\n",
+                     event_initiator_algorithm: ed25519\nchain_code: \"{}\"\n{}\n",
                     nats.url(),
                     options.threshold,
-                    hex::encode(chain_code)
+                    hex::encode(chain_code),
+                    if options.extra_config.contains("backup_enabled") {
+                        options.extra_config.clone()
+                    } else {
+                        format!("backup_enabled: false\n{}", options.extra_config)
+                    }
                 ),
             )
             .expect("config");
@@ -237,9 +251,14 @@ impl Cluster {
                 &SecretPassword::new(DB_PASSWORD.into()),
             )
             .expect("seed store");
-            store
-                .push_primes(&must_fixture_primes(i))
-                .expect("seed primes");
+            // Two sets: one for an aux-info run of the node set, one for a reshare's smaller
+            // committee (the fixture has 5 sets; node i also gets set i + 3 mod 5, TEST-ONLY
+            // reuse), so no node spends minutes generating primes during a test.
+            for set in [i, (i + 3) % 5] {
+                store
+                    .push_primes(&must_fixture_primes(set))
+                    .expect("seed primes");
+            }
             if let Some(aux) = &aux {
                 let index = node_ids
                     .iter()

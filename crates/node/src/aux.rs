@@ -3,7 +3,8 @@
 //! Every node needs one set of four 1536-bit safe primes per aux-info run (tens of seconds of
 //! CPU); [`ensure_primes`] generates them in the background at start-up, logs progress and keeps
 //! them sealed in the store. Aux info (Paillier and ring-Pedersen parameters) is produced once
-//! per node set by a joint run that the lowest node id of the set coordinates ([`maintain`]);
+//! per node set by a joint run that the lowest node id of the set coordinates ([`maintain`]) —
+//! for the whole cluster at start-up, for a reshare's new committee on demand ([`run_for`]);
 //! each run is named by its nonce and stored under it, and a keygen names the run it uses, so
 //! nodes can never combine aux info from different runs.
 
@@ -134,12 +135,21 @@ async fn take_primes(ctx: &NodeContext) -> Result<Primes, Failure> {
     }
 }
 
-/// This node's part of an aux-info run.
+/// Whether `participants` is a node set aux info can be generated for: at least two known
+/// nodes of the cluster, sorted, each once.
+fn is_node_set(ctx: &NodeContext, participants: &[String]) -> bool {
+    participants.len() >= 2
+        && participants.windows(2).all(|w| w[0] < w[1])
+        && participants.iter().all(|p| ctx.node_ids.contains(p))
+}
+
+/// This node's part of an aux-info run for the node set `start.participants` (the whole
+/// cluster, or a reshare's new committee).
 pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
-    if start.participants != ctx.node_ids {
+    if !is_node_set(&ctx, &start.participants) {
         return Err(Failure::new(
             ErrorCode::IncompatiblePeerIds,
-            "aux-info participants differ from this node's peer list",
+            "aux-info participants are not a sorted set of this cluster's nodes",
         ));
     }
     let parts = Participants::new(start.participants.clone())
@@ -173,6 +183,23 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     // Replace the primes this run consumed, in the background.
     tokio::spawn(ensure_primes_logged(ctx.store.clone()));
     Ok(Output::AuxInfo)
+}
+
+/// The aux-info run for the node set `node_ids` (sorted): this node's current one, or a new
+/// joint run coordinated by this node. Returns the run id to name in a session start.
+pub async fn run_for(ctx: &NodeContext, node_ids: &[String]) -> Result<String, Failure> {
+    if let Some(run) = current_run(&ctx.store, node_ids)? {
+        return Ok(run);
+    }
+    tracing::info!(
+        nodes = node_ids.len(),
+        "starting aux-info generation for a new node set"
+    );
+    let start = Start::new(Operation::AuxInfo, node_ids.to_vec(), Vec::new());
+    let run = start.nonce.clone();
+    let deadline = ctx.deadlines.aux_info + ctx.deadlines.primes_wait;
+    coordinator::run_session(ctx, start, deadline).await?;
+    Ok(run)
 }
 
 /// Keeps aux info available for the node set: the lowest node id runs a joint aux-info session

@@ -20,6 +20,11 @@ pub enum Operation {
     Keygen,
     /// One signature.
     Sign,
+    /// Resharing one of a wallet's keys; new holders keep the new share pending.
+    Reshare,
+    /// Switches every participant of a finished reshare (named by [`Start::commit_of`]) to the
+    /// pending share and keyinfo.
+    ReshareCommit,
 }
 
 /// A coordinator's order to run a session.
@@ -35,9 +40,16 @@ pub struct Start {
     /// verifies the initiator's signature itself.
     #[serde(with = "base64_bytes")]
     pub request: Vec<u8>,
-    /// For keygen: the aux-info run (nonce) whose parameters complete the ECDSA key share.
+    /// For keygen and reshare: the aux-info run (nonce) whose parameters complete the ECDSA key
+    /// share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aux_run: Option<String>,
+    /// For reshare: the dealing quorum (node ids, old holders of the key), in dealing order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dealers: Vec<String>,
+    /// For a reshare commit: the nonce of the reshare session whose pending share to switch to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_of: Option<String>,
 }
 
 impl Start {
@@ -49,6 +61,8 @@ impl Start {
             participants,
             request,
             aux_run: None,
+            dealers: Vec::new(),
+            commit_of: None,
         }
     }
 }
@@ -89,6 +103,16 @@ pub enum Output {
         /// The 64-byte signature, hex.
         signature: String,
     },
+    /// A reshare ran: the new key's public info as this participant computed it.
+    Reshare {
+        /// The (unchanged) public key: compressed secp256k1 (33 bytes) or Ed25519 (32), hex.
+        public_key: String,
+        /// Digest of the new key info (public shares, threshold), hex; equal on every
+        /// participant of a successful reshare.
+        new_key_digest: String,
+    },
+    /// The pending share and keyinfo of a reshare are now current on this participant.
+    ReshareCommitted,
 }
 
 /// Why a participant's part failed.

@@ -141,11 +141,11 @@ pub async fn run_session(
 
 /// A published result, cached so a repeated request gets it again.
 #[derive(Serialize, Deserialize)]
-struct CachedResult {
+pub(crate) struct CachedResult {
     /// SHA-256 of the request bytes that produced it.
-    request_digest: String,
-    subject: String,
-    payload: Vec<u8>,
+    pub(crate) request_digest: String,
+    pub(crate) subject: String,
+    pub(crate) payload: Vec<u8>,
 }
 
 /// Serves one request stream: at most `limit` requests in flight on this node, each tracked by
@@ -186,28 +186,65 @@ pub async fn serve(
     }
 }
 
-async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, op: Operation) {
-    let client_id = message
-        .headers
-        .as_ref()
+fn client_of(headers: Option<&async_nats::HeaderMap>) -> Option<ClientId> {
+    headers
         .and_then(|h| h.get(CLIENT_ID_HEADER))
-        .and_then(|v| ClientId::new(v.as_str()).ok());
+        .and_then(|v| ClientId::new(v.as_str()).ok())
+}
+
+async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, op: Operation) {
+    let client_id = client_of(message.headers.as_ref());
     let progress = async {
         loop {
             tokio::time::sleep(PROGRESS_EVERY).await;
             let _ = message.ack_with(AckKind::Progress).await;
         }
     };
-    let work = async {
-        match op {
-            Operation::Keygen => keygen(ctx, &message.payload, client_id.as_ref()).await,
-            _ => sign(ctx, &message.payload, client_id.as_ref()).await,
-        }
-    };
-    let started = std::time::Instant::now();
-    let reply = tokio::select! {
-        reply = work => reply,
+    let work = respond(ctx, js, &message.payload, client_id.as_ref(), op);
+    let responded = tokio::select! {
+        responded = work => responded,
         _ = progress => return,
+    };
+    match responded {
+        Responded::Published => {
+            if let Err(error) = message.double_ack().await {
+                tracing::warn!(%error, "cannot acknowledge request");
+            }
+        }
+        Responded::Unanswerable => {
+            let _ = message.ack_with(AckKind::Term).await;
+        }
+        Responded::NotPublished => {
+            let _ = message
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                .await;
+        }
+    }
+}
+
+/// How answering a request ended.
+enum Responded {
+    /// The result is published (and cached when final).
+    Published,
+    /// Nothing identifies the request: it cannot be answered, only dropped for good.
+    Unanswerable,
+    /// The result could not be published; the request should be delivered again.
+    NotPublished,
+}
+
+/// Runs a request, caches a final result and publishes it.
+async fn respond(
+    ctx: &NodeContext,
+    js: &jetstream::Context,
+    payload: &[u8],
+    client_id: Option<&ClientId>,
+    op: Operation,
+) -> Responded {
+    let started = std::time::Instant::now();
+    let reply = match op {
+        Operation::Keygen => keygen(ctx, payload, client_id).await,
+        Operation::Reshare => crate::reshare::request::reshare(ctx, payload, client_id).await,
+        _ => sign(ctx, payload, client_id).await,
     };
     if let Some(reply) = &reply {
         crate::metrics::request_finished(
@@ -218,10 +255,8 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
         );
     }
     let Some(reply) = reply else {
-        // Nothing identifies the request: it cannot be answered, only dropped for good.
         tracing::warn!(?op, "terminated an undecodable request that names no id");
-        let _ = message.ack_with(AckKind::Term).await;
-        return;
+        return Responded::Unanswerable;
     };
     // Cache before publishing: a client may repeat the request the moment it sees the result.
     if let Some(key) = &reply.cache_key {
@@ -239,44 +274,67 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
     // Unique per handling: a retried publish of this result is absorbed by JetStream, while a
     // repeated request gets its (cached) result published again.
     let delivery = uuid::Uuid::new_v4().simple().to_string();
-    let msg_id = result_msg_id(reply.kind, client_id.as_ref(), &reply.id, Some(&delivery));
-    if let Err(error) =
-        publish_result(js, reply.subject.clone(), &msg_id, reply.payload.clone()).await
-    {
+    let msg_id = result_msg_id(reply.kind, client_id, &reply.id, Some(&delivery));
+    if let Err(error) = publish_result(js, reply.subject.clone(), &msg_id, reply.payload).await {
         tracing::error!(%error, "cannot publish result; the request will be redelivered");
-        let _ = message
-            .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
-            .await;
-        return;
+        return Responded::NotPublished;
     }
-    if let Err(error) = message.double_ack().await {
-        tracing::warn!(%error, "cannot acknowledge request");
+    Responded::Published
+}
+
+/// Serves a core-NATS request subject (the reference's `mpc:reshare`) through a queue
+/// subscription, so exactly one node takes each request. There is no redelivery: the published
+/// result is the only answer, also for failures.
+pub async fn serve_core(
+    ctx: Arc<NodeContext>,
+    js: jetstream::Context,
+    mut requests: async_nats::Subscriber,
+    op: Operation,
+    limit: usize,
+    tasks: TaskTracker,
+) {
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    while let Some(message) = requests.next().await {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let ctx = ctx.clone();
+        let js = js.clone();
+        tasks.spawn(async move {
+            let client_id = client_of(message.headers.as_ref());
+            if let Responded::NotPublished =
+                respond(&ctx, &js, &message.payload, client_id.as_ref(), op).await
+            {
+                tracing::error!(?op, "a core-NATS request got no published result");
+            }
+            drop(permit);
+        });
     }
 }
 
 /// What to publish for a request.
-struct Reply {
+pub(crate) struct Reply {
     /// The request's key type, when it names one (for metrics).
-    key_type: Option<KeyType>,
+    pub(crate) key_type: Option<KeyType>,
     /// The published error code, `None` for a success (for metrics).
-    error_code: Option<ErrorCode>,
-    kind: ResultKind,
+    pub(crate) error_code: Option<ErrorCode>,
+    pub(crate) kind: ResultKind,
     /// The wallet or transaction id the result answers.
-    id: String,
-    subject: String,
-    payload: Vec<u8>,
-    request_digest: String,
+    pub(crate) id: String,
+    pub(crate) subject: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) request_digest: String,
     /// Set for results that must be returned again for a repeated request.
-    cache_key: Option<String>,
+    pub(crate) cache_key: Option<String>,
 }
 
-fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// A cached result for `key`, if the same request was answered before (by any node: the cache
 /// lives in the shared registry). A different request under the same key gets a duplicate error.
-async fn cached(
+pub(crate) async fn cached(
     ctx: &NodeContext,
     key: &str,
     request_digest: &str,
@@ -300,7 +358,7 @@ async fn cached(
     Ok(Some(cached))
 }
 
-fn from_cache(
+pub(crate) fn from_cache(
     kind: ResultKind,
     key_type: Option<KeyType>,
     id: &str,
@@ -619,7 +677,7 @@ fn choose_signers(info: &KeyInfo, ready: &BTreeSet<String>, tx_id: &str) -> Opti
 }
 
 /// A string field of a request that failed strict decoding, so its error can still be routed.
-fn lenient_field(payload: &[u8], field: &str) -> Option<String> {
+pub(crate) fn lenient_field(payload: &[u8], field: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let text = value.get(field)?.as_str()?;
     mpcium_protocol::ids::check_id(text).ok()?;

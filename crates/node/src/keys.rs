@@ -166,7 +166,7 @@ fn keygen_output(ecdsa: &EcdsaPublicKey, eddsa: &EddsaKeyShare) -> Result<Output
 }
 
 /// `u32 len(a) ‖ a ‖ b`: the EdDSA share is two engine envelopes stored as one record.
-fn pack(a: &[u8], b: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+pub(crate) fn pack(a: &[u8], b: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(4 + a.len() + b.len()));
     // Envelopes are kilobytes; u32 cannot overflow.
     out.extend_from_slice(&(a.len() as u32).to_be_bytes());
@@ -175,7 +175,7 @@ fn pack(a: &[u8], b: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     out
 }
 
-fn unpack(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn unpack(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let (len, rest) = bytes.split_first_chunk::<4>()?;
     rest.split_at_checked(u32::from_be_bytes(*len) as usize)
 }

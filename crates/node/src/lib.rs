@@ -15,6 +15,7 @@ pub mod keys;
 pub mod metrics;
 pub mod participant;
 pub mod registry;
+pub mod reshare;
 pub mod runtime;
 pub mod session;
 pub mod store;

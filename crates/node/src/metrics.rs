@@ -158,6 +158,8 @@ pub fn operation_label(op: Operation) -> &'static str {
         Operation::AuxInfo => "aux_info",
         Operation::Keygen => "keygen",
         Operation::Sign => "sign",
+        Operation::Reshare => "reshare",
+        Operation::ReshareCommit => "reshare_commit",
     }
 }
 

@@ -81,6 +81,8 @@ async fn run(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
         Operation::AuxInfo => aux::participate(ctx, start).await,
         Operation::Keygen => keygen(ctx, start).await,
         Operation::Sign => sign(ctx, start).await,
+        Operation::Reshare => crate::reshare::part::participate(ctx, start).await,
+        Operation::ReshareCommit => crate::reshare::part::commit(ctx, start).await,
     }
 }
 

@@ -19,7 +19,9 @@ use crate::config::{NodeInputs, RegistryKind};
 use crate::context::{Deadlines, NodeContext};
 use crate::control::Operation;
 use crate::coordinator;
-use crate::jetstream::{ensure_streams, request_consumer};
+use crate::jetstream::{
+    ensure_streams, request_consumer, RESHARE_CONSUMER, RESHARE_REQUEST_SUBJECTS, RESHARE_STREAM,
+};
 use crate::participant;
 use crate::registry::{
     AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry,
@@ -33,6 +35,8 @@ use crate::transport::keys::{KeyRing, LocalKeys};
 const READY_TTL: Duration = Duration::from_secs(15);
 /// How often the readiness mark is renewed.
 const READY_EVERY: Duration = Duration::from_secs(5);
+/// Queue group of the core-NATS request subscriptions (one node takes each request).
+const CORE_QUEUE_GROUP: &str = "mpcium";
 /// How long shutdown waits for in-flight sessions.
 const DRAIN_FOR: Duration = Duration::from_secs(30);
 
@@ -234,6 +238,13 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
             subjects::SIGNING_REQUEST_SUBJECTS,
             settings.max_concurrent_signing,
         ),
+        (
+            Operation::Reshare,
+            RESHARE_STREAM,
+            RESHARE_CONSUMER,
+            RESHARE_REQUEST_SUBJECTS,
+            settings.max_concurrent_keygen,
+        ),
     ] {
         let consumer = request_consumer(&js, stream, durable, filter, limit)
             .await
@@ -241,6 +252,25 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         let serve = coordinator::serve(ctx.clone(), js.clone(), consumer, op, limit, tasks.clone());
         tokio::spawn(cancel_on(consumers.clone(), serve));
     }
+    // The reference's core-NATS resharing subject: one node of the queue group takes each.
+    let core_reshare = client
+        .queue_subscribe(subjects::RESHARE_SUBJECT, CORE_QUEUE_GROUP.to_owned())
+        .await
+        .map_err(|e| {
+            RuntimeError::Startup(format!(
+                "cannot subscribe to {}: {e}",
+                subjects::RESHARE_SUBJECT
+            ))
+        })?;
+    let serve = coordinator::serve_core(
+        ctx.clone(),
+        js.clone(),
+        core_reshare,
+        Operation::Reshare,
+        settings.max_concurrent_keygen,
+        tasks.clone(),
+    );
+    tokio::spawn(cancel_on(consumers.clone(), serve));
 
     shutdown.cancelled().await;
     tracing::info!("shutting down: no new requests; waiting for in-flight sessions");

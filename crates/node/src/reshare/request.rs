@@ -1,0 +1,387 @@
+//! The coordinator's side of resharing: one client request in, exactly one
+//! `ResharingResultEvent` out.
+//!
+//! Order: authenticate → check the wallet, the new committee and the threshold → every new
+//! member ready → a dealing quorum of exactly `t_old` ready old holders (members that leave
+//! first, so they learn of the switch) → ECDSA aux info for the new committee (run on demand) →
+//! the reshare session → every participant reported the same public key and new key digest →
+//! the commit session (every participant switches) → registry keyinfo v+1 → success. A failure
+//! before the commit leaves every wallet as it was.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use mpcium_protocol::subjects::ResultKind;
+use mpcium_protocol::{ClientId, ErrorCode, KeyType, ResharingMessage, ResharingResultEvent};
+use mpcium_tss::ecdsa::EcdsaPublicKey;
+
+use crate::aux;
+use crate::context::NodeContext;
+use crate::control::{Failure, Operation, Output, Start};
+use crate::coordinator::{
+    cached, digest, from_cache, lenient_field, ready_nodes, run_session, CachedResult, Reply,
+};
+use crate::keys;
+use crate::registry::{KeyInfo, Registry};
+
+/// How long the commit order may take (a store transaction per participant).
+const COMMIT_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Answers one resharing request; `None` when nothing identifies it (no readable session id).
+pub(crate) async fn reshare(
+    ctx: &NodeContext,
+    payload: &[u8],
+    client: Option<&ClientId>,
+) -> Option<Reply> {
+    let request = match ResharingMessage::from_json(payload) {
+        Ok(request) => request,
+        Err(error) => {
+            let session = lenient_field(payload, "session_id")?;
+            let wallet = lenient_field(payload, "wallet_id").unwrap_or_default();
+            let event = ResharingResultEvent::failure(
+                wallet,
+                0,
+                None,
+                error.error_code(),
+                error.to_string(),
+            );
+            return Some(reply(client, &session, None, &event, payload, None));
+        }
+    };
+    let session = request.session_id.clone();
+    let cache_key = format!("reshare/{session}");
+    let request_digest = digest(payload);
+    let event = match result(ctx, &request, payload, &cache_key, &request_digest).await {
+        Ok(Ok(event)) => event,
+        Ok(Err(cached)) => {
+            return Some(from_cache(
+                ResultKind::Reshare,
+                Some(request.key_type),
+                &session,
+                cached,
+            ))
+        }
+        Err(failure) => {
+            tracing::warn!(session_id = %session, wallet_id = %request.wallet_id, code = %failure.code, reason = %failure.reason, "reshare failed");
+            ResharingResultEvent::failure(
+                request.wallet_id.clone(),
+                request.new_threshold,
+                Some(request.key_type),
+                failure.error_code(),
+                failure.reason,
+            )
+        }
+    };
+    // Only successes are final: a failed reshare may be retried with the same session id.
+    let cache = event.error_code.is_none().then_some(cache_key);
+    Some(reply(
+        client,
+        &session,
+        Some(request.key_type),
+        &event,
+        payload,
+        cache,
+    ))
+}
+
+fn reply(
+    client: Option<&ClientId>,
+    session: &str,
+    key_type: Option<KeyType>,
+    event: &ResharingResultEvent,
+    payload: &[u8],
+    cache_key: Option<String>,
+) -> Reply {
+    Reply {
+        key_type,
+        error_code: event.error_code.clone(),
+        kind: ResultKind::Reshare,
+        id: session.to_owned(),
+        subject: ResultKind::Reshare.subject(client, session),
+        payload: event.to_json(),
+        request_digest: digest(payload),
+        cache_key,
+    }
+}
+
+/// Who takes part in one reshare.
+#[derive(Debug, PartialEq, Eq)]
+struct Plan {
+    /// The new committee, sorted.
+    committee: Vec<String>,
+    /// The dealing quorum, in dealing order.
+    dealers: Vec<String>,
+    /// Session order: the committee, then the dealers that leave.
+    participants: Vec<String>,
+    /// The keyinfo the wallet gets.
+    new_info: KeyInfo,
+}
+
+/// Picks the dealing quorum: exactly `t_old` ready holders of the current key, members that
+/// leave the committee first (so the commit reaches them), each group in committee order.
+fn plan(
+    info: &KeyInfo,
+    committee: Vec<String>,
+    new_threshold: u16,
+    ready: &BTreeSet<String>,
+) -> Result<Plan, Failure> {
+    let not_ready: Vec<&str> = committee
+        .iter()
+        .filter(|n| !ready.contains(*n))
+        .map(String::as_str)
+        .collect();
+    if !not_ready.is_empty() {
+        return Err(Failure::new(
+            ErrorCode::ClusterNotReady,
+            format!(
+                "every member of the new committee must be ready; not ready: {}",
+                not_ready.join(", ")
+            ),
+        ));
+    }
+    if let Some(stranger) = committee
+        .iter()
+        .find(|n| !info.participant_peer_ids.contains(n))
+    {
+        return Err(Failure::new(
+            ErrorCode::ReshareFailure,
+            format!(
+                "node {stranger} holds no share of the wallet's current key; only current \
+                 holders can be in the new committee"
+            ),
+        ));
+    }
+    let t_old = info.threshold as usize;
+    let ready_holders = info
+        .participant_peer_ids
+        .iter()
+        .filter(|p| ready.contains(*p));
+    let (leaving, staying): (Vec<&String>, Vec<&String>) =
+        ready_holders.partition(|p| !committee.contains(p));
+    let dealers: Vec<String> = leaving
+        .into_iter()
+        .chain(staying)
+        .take(t_old)
+        .cloned()
+        .collect();
+    if t_old == 0 || dealers.len() < t_old {
+        return Err(Failure::new(
+            ErrorCode::InsufficientParticipants,
+            format!(
+                "a reshare needs {t_old} ready holders of the current key; ready: [{}]",
+                dealers.join(", ")
+            ),
+        ));
+    }
+    let mut participants = committee.clone();
+    participants.extend(dealers.iter().filter(|d| !committee.contains(d)).cloned());
+    let new_info = KeyInfo {
+        participant_peer_ids: committee.clone(),
+        threshold: u32::from(new_threshold),
+        version: info.version.saturating_add(1),
+    };
+    Ok(Plan {
+        committee,
+        dealers,
+        participants,
+        new_info,
+    })
+}
+
+/// `Ok(Ok(event))` to publish, `Ok(Err(cached))` to republish, `Err` to report.
+async fn result(
+    ctx: &NodeContext,
+    request: &ResharingMessage,
+    payload: &[u8],
+    cache_key: &str,
+    request_digest: &str,
+) -> Result<Result<ResharingResultEvent, CachedResult>, Failure> {
+    ctx.authenticate(request)?;
+    if let Some(cached) = cached(ctx, cache_key, request_digest).await? {
+        return Ok(Err(cached));
+    }
+    let wallet = &request.wallet_id;
+    let info = keys::load_keyinfo(&ctx.store, request.key_type, wallet)?.ok_or_else(|| {
+        Failure::new(
+            ErrorCode::KeyNotFound,
+            format!("unknown wallet {wallet} ({} key)", request.key_type),
+        )
+    })?;
+    let (committee, threshold) = super::new_committee(ctx, request)?;
+    let ready = ready_nodes(ctx).await?;
+    let plan = plan(&info, committee, threshold.signers(), &ready)?;
+
+    let mut start = Start::new(
+        Operation::Reshare,
+        plan.participants.clone(),
+        payload.to_vec(),
+    );
+    start.dealers = plan.dealers.clone();
+    if request.key_type == KeyType::Secp256k1 {
+        start.aux_run = Some(aux::run_for(ctx, &plan.committee).await?);
+    }
+    let nonce = start.nonce.clone();
+    let outputs = run_session(ctx, start, ctx.deadlines.keygen + Duration::from_secs(5)).await?;
+    let public_key = agreed_public_key(&outputs)?;
+
+    let mut commit = Start::new(
+        Operation::ReshareCommit,
+        plan.participants.clone(),
+        payload.to_vec(),
+    );
+    commit.commit_of = Some(nonce);
+    run_session(ctx, commit, COMMIT_DEADLINE)
+        .await
+        .map_err(|failure| {
+            Failure::new(
+                ErrorCode::ReshareFailure,
+                format!(
+                    "every participant confirmed the new key but the switch did not finish \
+                     everywhere ({}); nodes that did not switch still sign with the old version",
+                    failure.reason
+                ),
+            )
+        })?;
+    if let Err(error) = ctx
+        .registry
+        .put_keyinfo(
+            keys::store_key_type(request.key_type),
+            wallet,
+            &plan.new_info,
+        )
+        .await
+    {
+        tracing::warn!(%error, "cannot publish the new keyinfo to the registry (nodes keep their own copy)");
+    }
+    tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = plan.new_info.version, "reshare success");
+    Ok(Ok(ResharingResultEvent::success(
+        wallet.clone(),
+        request.new_threshold,
+        request.key_type,
+        result_key(request.key_type, &public_key)?,
+    )))
+}
+
+/// The public key every participant reported, if they all agree on it and on the new key.
+fn agreed_public_key(outputs: &[Output]) -> Result<Vec<u8>, Failure> {
+    let disagree = || {
+        Failure::new(
+            ErrorCode::ReshareFailure,
+            "participants disagree on the new key; nothing was switched",
+        )
+    };
+    let Some(first) = outputs.first() else {
+        return Err(disagree());
+    };
+    if outputs.iter().any(|o| o != first) {
+        return Err(disagree());
+    }
+    let Output::Reshare { public_key, .. } = first else {
+        return Err(disagree());
+    };
+    hex::decode(public_key).map_err(|_| disagree())
+}
+
+/// The public key as results carry it: secp256k1 as `X ‖ Y` (like keygen), Ed25519 as is.
+fn result_key(key_type: KeyType, public_key: &[u8]) -> Result<Vec<u8>, Failure> {
+    let malformed = || Failure::new(ErrorCode::KeyEncoding, "reported public key is malformed");
+    match key_type {
+        KeyType::Secp256k1 => {
+            let compressed: [u8; 33] = public_key.try_into().map_err(|_| malformed())?;
+            EcdsaPublicKey::from_compressed(&compressed)
+                .and_then(|k| k.uncompressed_xy())
+                .map(|xy| xy.to_vec())
+                .map_err(|_| malformed())
+        }
+        KeyType::Ed25519 => Ok(public_key.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn info(holders: &[&str], t: u32) -> KeyInfo {
+        KeyInfo {
+            participant_peer_ids: ids(holders),
+            threshold: t,
+            version: 1,
+        }
+    }
+
+    fn ready(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_refresh_deals_from_the_first_t_holders_and_keeps_the_committee() {
+        let plan = plan(
+            &info(&["a", "b", "c"], 2),
+            ids(&["a", "b", "c"]),
+            2,
+            &ready(&["a", "b", "c"]),
+        )
+        .expect("plan");
+        assert_eq!(plan.dealers, ids(&["a", "b"]));
+        assert_eq!(plan.participants, ids(&["a", "b", "c"]));
+        assert_eq!(plan.new_info.version, 2);
+    }
+
+    #[test]
+    fn a_leaving_member_deals_so_that_it_learns_of_the_switch() {
+        let plan = plan(
+            &info(&["a", "b", "c"], 2),
+            ids(&["a", "b"]),
+            2,
+            &ready(&["a", "b", "c"]),
+        )
+        .expect("plan");
+        assert_eq!(plan.dealers, ids(&["c", "a"]));
+        assert_eq!(plan.participants, ids(&["a", "b", "c"]));
+        assert_eq!(plan.new_info.participant_peer_ids, ids(&["a", "b"]));
+    }
+
+    #[test]
+    fn a_new_member_that_is_not_ready_is_refused_before_anything_runs() {
+        let failure = plan(
+            &info(&["a", "b", "c"], 2),
+            ids(&["a", "b", "c"]),
+            2,
+            &ready(&["a", "b"]),
+        )
+        .expect_err("refused");
+        assert_eq!(failure.error_code(), ErrorCode::ClusterNotReady);
+        assert!(failure.reason.contains('c'));
+    }
+
+    #[test]
+    fn a_node_without_a_current_share_cannot_join_the_committee() {
+        let failure = plan(
+            &info(&["a", "b"], 2),
+            ids(&["a", "b", "c"]),
+            2,
+            &ready(&["a", "b", "c"]),
+        )
+        .expect_err("refused");
+        assert_eq!(failure.error_code(), ErrorCode::ReshareFailure);
+    }
+
+    #[test]
+    fn disagreeing_participants_fail_the_reshare() {
+        let a = Output::Reshare {
+            public_key: "02".into(),
+            new_key_digest: "aa".into(),
+        };
+        let b = Output::Reshare {
+            public_key: "02".into(),
+            new_key_digest: "bb".into(),
+        };
+        assert!(agreed_public_key(&[a.clone(), a.clone()]).is_ok());
+        assert!(agreed_public_key(&[a, b]).is_err());
+        assert!(agreed_public_key(&[]).is_err());
+    }
+}

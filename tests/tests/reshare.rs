@@ -1,0 +1,229 @@
+//! Resharing on a 2-of-3 cluster of real node processes: refresh on both curves, a threshold
+//! change, removing a node (ECDSA needs aux info for the smaller committee), a degree-style
+//! threshold refused, and a new member down. After each success the new committee signs and
+//! the signature verifies against the unchanged public key.
+
+use mpcium_client::hd::compress_secp256k1;
+use mpcium_client::{Client, ClientError, ReshareRequest, SignRequest};
+use mpcium_e2e::{must_recover_ecdsa, must_verify_eddsa, Cluster, ClusterOptions};
+use mpcium_node::registry::{KeyInfo, Registry};
+use mpcium_node::store::KeyType as StoreKeyType;
+use mpcium_protocol::{ErrorCode, KeyType, ResharingResultEvent};
+use sha2::{Digest, Sha256};
+
+/// A wallet's two public keys: compressed secp256k1 and Ed25519.
+struct Wallet {
+    id: String,
+    ecdsa: [u8; 33],
+    ecdsa_xy: Vec<u8>,
+    eddsa: Vec<u8>,
+}
+
+async fn must_create_wallet(client: &Client) -> Wallet {
+    let id = format!("w-{}", uuid::Uuid::new_v4());
+    let keys = client.create_wallet(&id).await.expect("keygen");
+    let ecdsa_xy = keys.ecdsa_pub_key.expect("ecdsa key");
+    Wallet {
+        id,
+        ecdsa: compress_secp256k1(&ecdsa_xy).expect("on curve"),
+        ecdsa_xy,
+        eddsa: keys.eddsa_pub_key.expect("eddsa key"),
+    }
+}
+
+fn request(wallet: &Wallet, key_type: KeyType, nodes: &[String], t: u16) -> ReshareRequest {
+    ReshareRequest {
+        session_id: None,
+        wallet_id: wallet.id.clone(),
+        key_type,
+        node_ids: nodes.to_vec(),
+        new_threshold: t,
+    }
+}
+
+fn must_succeed(result: Result<ResharingResultEvent, ClientError>) -> ResharingResultEvent {
+    let event = result.expect("reshare succeeds");
+    assert!(event.error_code.is_none(), "{}", event.error_reason);
+    event
+}
+
+fn must_fail_with(
+    result: Result<impl std::fmt::Debug, ClientError>,
+    expected: ErrorCode,
+) -> String {
+    match result {
+        Err(ClientError::Failed { code, reason }) => {
+            assert_eq!(code, expected, "{reason}");
+            reason
+        }
+        other => panic!("expected {expected:?}, got {other:?}"),
+    }
+}
+
+async fn must_sign_both(client: &Client, wallet: &Wallet, text: &str) {
+    let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(&wallet.id, digest))
+        .await
+        .expect("ecdsa sign");
+    must_recover_ecdsa(&signed, &digest, &wallet.ecdsa);
+    let signed = client
+        .sign(SignRequest::eddsa(&wallet.id, text.as_bytes().to_vec()))
+        .await
+        .expect("eddsa sign");
+    must_verify_eddsa(&signed, text.as_bytes(), &wallet.eddsa);
+}
+
+async fn must_keyinfo(cluster: &Cluster, key_type: StoreKeyType, wallet: &Wallet) -> KeyInfo {
+    cluster
+        .registry
+        .keyinfo(key_type, &wallet.id)
+        .await
+        .expect("registry")
+        .expect("keyinfo")
+}
+
+fn sorted_ids(cluster: &Cluster, indices: &[usize]) -> Vec<String> {
+    let mut ids: Vec<String> = indices
+        .iter()
+        .map(|&i| cluster.nodes[i].id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshing_both_keys_keeps_them_and_the_refreshed_committee_signs() {
+    let cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let client = cluster.must_client("reshare-refresh").await;
+    let wallet = must_create_wallet(&client).await;
+    let all = sorted_ids(&cluster, &[0, 1, 2]);
+
+    let event = must_succeed(
+        client
+            .reshare(request(&wallet, KeyType::Ed25519, &all, 2))
+            .await,
+    );
+    assert_eq!(event.pub_key.as_deref(), Some(wallet.eddsa.as_slice()));
+    // The reference's core-NATS subject reaches the cluster too.
+    let event = must_succeed(
+        client
+            .reshare_core(request(&wallet, KeyType::Secp256k1, &all, 2))
+            .await,
+    );
+    assert_eq!(event.pub_key.as_deref(), Some(wallet.ecdsa_xy.as_slice()));
+
+    for key_type in [StoreKeyType::Ecdsa, StoreKeyType::Eddsa] {
+        let info = must_keyinfo(&cluster, key_type, &wallet).await;
+        assert_eq!(info.version, 2, "{key_type:?}");
+        assert_eq!(info.threshold, 2);
+        assert_eq!(info.participant_peer_ids, all);
+    }
+    must_sign_both(&client, &wallet, "after a refresh").await;
+    for node in &cluster.nodes {
+        assert!(
+            node.log()
+                .contains("reshare committed: new share is current"),
+            "{} did not switch",
+            node.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_the_threshold_to_three_of_three_needs_every_node_and_a_degree_is_refused() {
+    let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let client = cluster.must_client("reshare-threshold").await;
+    let wallet = must_create_wallet(&client).await;
+    let all = sorted_ids(&cluster, &[0, 1, 2]);
+
+    // A reference client's degree-style value (1 for 2-of-3) is refused, nothing changes.
+    let reason = must_fail_with(
+        client
+            .reshare(request(&wallet, KeyType::Secp256k1, &all, 1))
+            .await,
+        ErrorCode::InvalidThreshold,
+    );
+    assert!(reason.contains("signers"), "{reason}");
+    assert_eq!(
+        must_keyinfo(&cluster, StoreKeyType::Ecdsa, &wallet)
+            .await
+            .version,
+        1
+    );
+
+    for key_type in [KeyType::Secp256k1, KeyType::Ed25519] {
+        must_succeed(client.reshare(request(&wallet, key_type, &all, 3)).await);
+    }
+    let info = must_keyinfo(&cluster, StoreKeyType::Ecdsa, &wallet).await;
+    assert_eq!((info.threshold, info.version), (3, 2));
+    must_sign_both(&client, &wallet, "three of three").await;
+
+    // With one node down, 3-of-3 can no longer sign.
+    cluster.must_stop(2).await;
+    let digest: [u8; 32] = Sha256::digest(b"two are not enough").into();
+    must_fail_with(
+        client
+            .sign(SignRequest::ecdsa_digest(&wallet.id, digest))
+            .await,
+        ErrorCode::InsufficientParticipants,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_node_leaves_a_two_node_committee_that_signs_without_it() {
+    let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let client = cluster.must_client("reshare-remove").await;
+    let wallet = must_create_wallet(&client).await;
+    let kept = sorted_ids(&cluster, &[0, 1]);
+    let removed = cluster.nodes[2].id.clone();
+
+    for key_type in [KeyType::Ed25519, KeyType::Secp256k1] {
+        must_succeed(client.reshare(request(&wallet, key_type, &kept, 2)).await);
+    }
+    for key_type in [StoreKeyType::Ecdsa, StoreKeyType::Eddsa] {
+        let info = must_keyinfo(&cluster, key_type, &wallet).await;
+        assert_eq!(info.participant_peer_ids, kept, "{key_type:?}");
+        assert!(!info.participant_peer_ids.contains(&removed));
+    }
+    assert!(cluster.nodes[2]
+        .log()
+        .contains("this node left the committee"));
+    must_sign_both(&client, &wallet, "without the removed node").await;
+
+    // The removed node cannot stand in for a member of the new committee.
+    cluster.must_stop(1).await;
+    let digest: [u8; 32] = Sha256::digest(b"removed node tries to sign").into();
+    must_fail_with(
+        client
+            .sign(SignRequest::ecdsa_digest(&wallet.id, digest))
+            .await,
+        ErrorCode::InsufficientParticipants,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_member_down_fails_the_reshare_promptly_and_the_old_committee_still_signs() {
+    let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let client = cluster.must_client("reshare-down").await;
+    let wallet = must_create_wallet(&client).await;
+    let all = sorted_ids(&cluster, &[0, 1, 2]);
+
+    cluster.must_stop(2).await;
+    let started = std::time::Instant::now();
+    let reason = must_fail_with(
+        client
+            .reshare(request(&wallet, KeyType::Secp256k1, &all, 2))
+            .await,
+        ErrorCode::ClusterNotReady,
+    );
+    assert!(reason.contains(&cluster.nodes[2].id), "{reason}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert_eq!(
+        must_keyinfo(&cluster, StoreKeyType::Ecdsa, &wallet)
+            .await
+            .version,
+        1
+    );
+    must_sign_both(&client, &wallet, "old committee after a failed reshare").await;
+}
