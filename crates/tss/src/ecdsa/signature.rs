@@ -101,22 +101,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digests_of_the_named_hashes_match_known_vectors() {
-        assert_eq!(
-            hex::encode(MessageHash::Sha256.digest(b"abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            hex::encode(MessageHash::Keccak256.digest(b"")),
-            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
-        );
-        assert_eq!(
-            hex::encode(MessageHash::Sha256d.digest(b"abc")),
-            "4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358"
-        );
-    }
-
-    #[test]
     fn data_to_sign_agrees_with_the_plain_digest() {
         for h in [
             MessageHash::Keccak256,
