@@ -397,6 +397,14 @@ impl Cluster {
         }
     }
 
+    /// Kills node `i` with SIGKILL: no clean shutdown, so its ready mark stays in the registry
+    /// until it expires, as after a crash.
+    pub fn must_kill(&mut self, i: usize) {
+        let mut child = self.nodes[i].child.take().expect("node is running");
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+    }
+
     /// Restarts a stopped node and waits until it is ready.
     pub async fn must_restart(&mut self, i: usize) {
         self.spawn(i);

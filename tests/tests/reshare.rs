@@ -227,3 +227,33 @@ async fn a_new_member_down_fails_the_reshare_promptly_and_the_old_committee_stil
     );
     must_sign_both(&client, &wallet, "old committee after a failed reshare").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_crashed_fails_the_reshare_at_the_deadline_and_nothing_switches() {
+    let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let client = cluster.must_client("reshare-crash").await;
+    let wallet = must_create_wallet(&client).await;
+    let all = sorted_ids(&cluster, &[0, 1, 2]);
+
+    // Still marked ready: the coordinator includes it, and it never answers.
+    cluster.must_kill(2);
+    assert!(cluster.ready_ids().await.contains(&cluster.nodes[2].id));
+    must_fail_with(
+        client
+            .reshare(request(&wallet, KeyType::Secp256k1, &all, 2))
+            .await,
+        ErrorCode::SessionTimeout,
+    );
+    assert_eq!(
+        must_keyinfo(&cluster, StoreKeyType::Ecdsa, &wallet)
+            .await
+            .version,
+        1
+    );
+    for node in &cluster.nodes[..2] {
+        assert!(!node.log().contains("reshare committed"), "{}", node.name);
+    }
+    // By now the crashed node's ready mark has expired: the old committee signs with v1.
+    assert!(!cluster.ready_ids().await.contains(&cluster.nodes[2].id));
+    must_sign_both(&client, &wallet, "old committee after a crash mid-reshare").await;
+}

@@ -144,14 +144,19 @@ pub fn store_new_wallet(
 
 /// The keygen [`Output`] of a wallet this node already holds.
 pub fn stored_public_keys(store: &Store, wallet: &str) -> Result<Output, Failure> {
-    let info = load_keyinfo(store, KeyType::Secp256k1, wallet)?.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::KeyNotFound,
-            format!("wallet {wallet} is not stored"),
-        )
-    })?;
-    let ecdsa = load_ecdsa_share(store, wallet, info.version)?;
-    let eddsa = load_eddsa_share(store, wallet, info.version)?;
+    // Each key has its own version: a reshare moves one key at a time.
+    let version = |key_type| {
+        load_keyinfo(store, key_type, wallet)?
+            .map(|info| info.version)
+            .ok_or_else(|| {
+                Failure::new(
+                    ErrorCode::KeyNotFound,
+                    format!("wallet {wallet} is not stored"),
+                )
+            })
+    };
+    let ecdsa = load_ecdsa_share(store, wallet, version(KeyType::Secp256k1)?)?;
+    let eddsa = load_eddsa_share(store, wallet, version(KeyType::Ed25519)?)?;
     keygen_output(&ecdsa.public_key(), &eddsa)
 }
 

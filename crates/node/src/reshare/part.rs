@@ -103,7 +103,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
 
 /// What a reshare gives this node: the public key, the new key digest, and (for new holders)
 /// the sealed new share.
-type Result3 = (Vec<u8>, [u8; 32], Option<Zeroizing<Vec<u8>>>);
+type NewKeyParts = (Vec<u8>, [u8; 32], Option<Zeroizing<Vec<u8>>>);
 
 /// The session this node runs: participants, roles and the request id its session id binds.
 struct Session {
@@ -119,7 +119,7 @@ async fn run_ecdsa(
     info: &KeyInfo,
     committee: &[String],
     session: Session,
-) -> Result<Result3, Failure> {
+) -> Result<NewKeyParts, Failure> {
     let Session {
         parts,
         setup,
@@ -186,7 +186,7 @@ async fn run_eddsa(
     wallet: &str,
     info: &KeyInfo,
     session: Session,
-) -> Result<Result3, Failure> {
+) -> Result<NewKeyParts, Failure> {
     let Session {
         parts,
         setup,

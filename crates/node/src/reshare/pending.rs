@@ -95,6 +95,20 @@ pub(crate) fn commit(
     let Some(pending) = load(store, key_type, wallet, nonce)? else {
         return Ok(None);
     };
+    let current = store
+        .keyinfo(key_type, wallet)
+        .map_err(|e| Failure::new(ErrorCode::StorageRead, e.to_string()))?
+        .and_then(|bytes| serde_json::from_slice::<KeyInfo>(&bytes).ok());
+    if current.is_some_and(|c| c.version >= pending.info.version) {
+        // Another reshare of the same version switched first: this one is stale.
+        return Err(Failure::new(
+            ErrorCode::ReshareFailure,
+            format!(
+                "wallet {wallet} is already at version {} or later; a concurrent reshare won",
+                pending.info.version
+            ),
+        ));
+    }
     let info = serde_json::to_vec(&pending.info).map_err(write_failure)?;
     let mut batch = Batch::new();
     if let Some(share) = &pending.share {
@@ -163,6 +177,24 @@ mod tests {
         assert!(load(&store, KeyType::Eddsa, "w", "n1")
             .expect("load")
             .is_none());
+    }
+
+    #[test]
+    fn a_second_reshare_of_the_same_version_cannot_switch_after_the_first() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = must_store(&dir);
+        for nonce in ["first", "second"] {
+            let pending = Pending {
+                info: info(2),
+                share: None,
+            };
+            put(&store, KeyType::Ecdsa, "w", nonce, &pending).expect("put");
+        }
+        assert!(commit(&store, KeyType::Ecdsa, "w", "first")
+            .expect("commit")
+            .is_some());
+        let failure = commit(&store, KeyType::Ecdsa, "w", "second").expect_err("stale");
+        assert_eq!(failure.error_code(), ErrorCode::ReshareFailure);
     }
 
     #[test]
