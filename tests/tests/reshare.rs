@@ -172,7 +172,11 @@ async fn raising_the_threshold_to_three_of_three_needs_every_node_and_a_degree_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_node_leaves_a_two_node_committee_that_signs_without_it() {
-    let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let mut cluster = Cluster::must_start(ClusterOptions {
+        extra_config: "reshare_grace_seconds: 0\n".into(),
+        ..Default::default()
+    })
+    .await;
     let client = cluster.must_client("reshare-remove").await;
     let wallet = must_create_wallet(&client).await;
     let kept = sorted_ids(&cluster, &[0, 1]);
@@ -189,6 +193,16 @@ async fn removing_a_node_leaves_a_two_node_committee_that_signs_without_it() {
     assert!(cluster.nodes[2]
         .log()
         .contains("this node left the committee"));
+    // With a zero grace period the removed node wipes its old shares promptly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while cluster.nodes[2].log().matches("wiped old share").count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the removed node kept its old shares:\n{}",
+            cluster.nodes[2].log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     must_sign_both(&client, &wallet, "without the removed node").await;
 
     // The removed node cannot stand in for a member of the new committee.

@@ -64,6 +64,8 @@ pub struct NodeContext {
     pub deadlines: Deadlines,
     /// Refuse reference-form signing requests (their signature does not cover the path).
     pub require_extended_requests: bool,
+    /// How long a share superseded by a reshare is kept before it is wiped.
+    pub share_wipe_grace: Duration,
 }
 
 impl std::fmt::Debug for NodeContext {

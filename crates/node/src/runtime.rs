@@ -164,6 +164,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         chain_code: settings.chain_code,
         deadlines: Deadlines::default(),
         require_extended_requests: settings.require_extended_requests,
+        share_wipe_grace: Duration::from_secs(config.reshare_grace_seconds.max(0).unsigned_abs()),
     });
 
     let tasks = TaskTracker::new();
@@ -171,6 +172,10 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tasks.spawn(cancel_on(
         background.clone(),
         crate::metrics::upkeep(metrics_handle.clone()),
+    ));
+    tasks.spawn(cancel_on(
+        background.clone(),
+        crate::reshare::wipe::run(Store::clone(&store), ctx.share_wipe_grace),
     ));
     if let Some(backup_settings) = crate::backup::BackupSettings::from_config(&config, &me.name)
         .map_err(|e| RuntimeError::Startup(e.to_string()))?

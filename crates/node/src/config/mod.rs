@@ -62,6 +62,9 @@ pub struct Config {
     /// Refuse signing requests in the reference form, whose initiator signature does not cover
     /// `derivation_path` (default false; see docs/protocol.md, extended request form).
     pub require_extended_requests: bool,
+    /// Seconds a share superseded by a reshare is kept (for a node that left the committee: until
+    /// it holds nothing usable) before it is wiped; ≤0 wipes at once (default 3600).
+    pub reshare_grace_seconds: i64,
     /// HTTP health endpoint.
     pub healthcheck: HealthcheckConfig,
     /// Extra authorizer signatures on requests.
@@ -88,6 +91,7 @@ impl Default for Config {
             max_concurrent_keygen: 2,
             max_concurrent_signing: 20,
             require_extended_requests: false,
+            reshare_grace_seconds: 3600,
             healthcheck: HealthcheckConfig::default(),
             authorization: AuthorizationConfig::default(),
         }

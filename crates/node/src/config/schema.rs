@@ -51,6 +51,7 @@ pub(crate) const KEYS: &[(&str, Kind)] = &[
     ("max_concurrent_keygen", Kind::Int),
     ("max_concurrent_signing", Kind::Int),
     ("require_extended_requests", Kind::Bool),
+    ("reshare_grace_seconds", Kind::Int),
     ("healthcheck.enabled", Kind::Bool),
     ("healthcheck.address", Kind::Text),
     ("authorization.enabled", Kind::Bool),

@@ -16,6 +16,7 @@
 pub mod part;
 mod pending;
 pub mod request;
+pub mod wipe;
 
 use mpcium_protocol::{ErrorCode, ResharingMessage, Threshold};
 

@@ -17,6 +17,7 @@ use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
 use super::pending::{self, Pending};
+use super::wipe;
 use crate::aux;
 use crate::context::NodeContext;
 use crate::control::{Failure, Output, Start};
@@ -235,6 +236,9 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Fail
             format!("this node keeps no pending result of reshare {nonce} for wallet {wallet}"),
         )
     })?;
+    if let Some(old) = info.version.checked_sub(1).filter(|v| *v > 0) {
+        wipe::schedule(&ctx.store, key_type, wallet, old, ctx.share_wipe_grace)?;
+    }
     if info.participant_peer_ids.contains(&ctx.me) {
         tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = info.version, "reshare committed: new share is current");
     } else {

@@ -29,6 +29,8 @@ pub(crate) enum Op {
         value: Zeroizing<Vec<u8>>,
         on_conflict: OnConflict,
     },
+    /// Remove the record at `key`, if any.
+    Delete { table: Table, key: Vec<u8> },
     /// Append `value` to the pool whose keys start with `prefix`.
     Push {
         table: Table,
@@ -113,6 +115,28 @@ impl Batch {
                 self
             }
         }
+    }
+
+    /// Deletes version `version` of a wallet's key share (nothing if it is absent). The record is
+    /// removed from the B-tree in the same transaction; redb reuses its pages.
+    pub fn delete_share(&mut self, key_type: KeyType, wallet_id: &str, version: u64) -> &mut Self {
+        match tables::share_key(key_type, wallet_id, version) {
+            Ok(key) => self.ops.push(Op::Delete {
+                table: Table::Shares,
+                key,
+            }),
+            Err(e) => self.record_error(e),
+        }
+        self
+    }
+
+    /// Deletes a named piece of auxiliary data (nothing if it is absent).
+    pub fn delete_aux(&mut self, name: &str) -> &mut Self {
+        self.ops.push(Op::Delete {
+            table: Table::Aux,
+            key: name.as_bytes().to_vec(),
+        });
+        self
     }
 
     /// Stores (replaces) a wallet's key info.

@@ -186,6 +186,10 @@ impl Store {
                 t.insert(key.as_slice(), sealed.as_slice())
                     .map_err(storage)?;
             }
+            Op::Delete { table, key } => {
+                let mut t = txn.open_table(table.def()).map_err(storage)?;
+                t.remove(key.as_slice()).map_err(storage)?;
+            }
             Op::Push {
                 table,
                 prefix,
@@ -346,6 +350,24 @@ impl Store {
     pub fn aux(&self, name: &str) -> Result<Option<SecretBytes>, StoreError> {
         self.read(Table::Aux, name.as_bytes(), || batch::aux_label(name))
             .map(|v| v.map(SecretBytes::new))
+    }
+
+    /// Names of the auxiliary records that start with `prefix`, in order.
+    pub fn aux_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let txn = self.inner.db.begin_read().map_err(storage)?;
+        let t = txn.open_table(Table::Aux.def()).map_err(storage)?;
+        let mut names = Vec::new();
+        for entry in t.range(prefix.as_bytes()..).map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            let Ok(name) = std::str::from_utf8(key.value()) else {
+                continue;
+            };
+            if !name.starts_with(prefix) {
+                break;
+            }
+            names.push(name.to_owned());
+        }
+        Ok(names)
     }
 
     /// Caches the result of a request unless one is cached already; returns whether this call
