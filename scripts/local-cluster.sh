@@ -128,7 +128,8 @@ done
 
 say "running the demo client"
 "$BIN/examples/demo" --nats "$NATS_URL" --key "$DIR/setup/initiator_private.key.age" \
-  --password-file "$DIR/secrets/initiator.pass" --chain-code "$CHAIN_CODE"
+  --password-file "$DIR/secrets/initiator.pass" --chain-code "$CHAIN_CODE" \
+  --peers "$DIR/setup/peers.json" --threshold 2
 
 say "the cluster is still running: nats at $NATS_URL, logs in $DIR/node*/node.log"
 say "stop it with: scripts/local-cluster.sh down"

@@ -1,6 +1,7 @@
 //! A short tour of a running cluster with the SDK: create a wallet, sign with both curves and an
 //! HD-derived key, and check every signature independently (ECDSA by public-key recovery,
-//! Ed25519 with `ed25519-dalek`'s strict verification).
+//! Ed25519 with `ed25519-dalek`'s strict verification), then (with `--peers`) refresh both keys by
+//! resharing to the same committee and sign again.
 //!
 //! ```text
 //! cargo run -p mpcium-client --example demo -- --nats nats://127.0.0.1:4222 \
@@ -17,10 +18,10 @@ use clap::Parser;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use mpcium_client::hd::{compress_secp256k1, derive_secp256k1_from_keygen};
 use mpcium_client::{
-    Client, ClientError, ClientOptions, LocalSigner, Nats, Passphrase, SignRequest,
+    Client, ClientError, ClientOptions, LocalSigner, Nats, Passphrase, ReshareRequest, SignRequest,
 };
 use mpcium_protocol::{
-    ClientId, ErrorCode, InitiatorAlgorithm, KeygenResultEvent, SigningResultEvent,
+    ClientId, ErrorCode, InitiatorAlgorithm, KeyType, KeygenResultEvent, SigningResultEvent,
 };
 use sha2::{Digest, Sha256};
 
@@ -38,6 +39,13 @@ struct Args {
     /// The cluster's chain code (hex), to derive HD child keys locally.
     #[arg(long)]
     chain_code: String,
+    /// The cluster's peers.json: when given, the demo also refreshes both keys by resharing to
+    /// the same committee and signs again with the new shares.
+    #[arg(long)]
+    peers: Option<PathBuf>,
+    /// Signers required, for the refresh (the cluster's `mpc_threshold`).
+    #[arg(long, default_value_t = 2)]
+    threshold: u16,
 }
 
 #[tokio::main]
@@ -133,8 +141,65 @@ async fn run(args: Args) -> DemoResult<()> {
         started.elapsed()
     );
 
-    println!("demo: resharing is not available in this build yet");
+    let Some(peers) = &args.peers else {
+        return Ok(());
+    };
+    let node_ids = node_ids(peers)?;
+    for key_type in [KeyType::Secp256k1, KeyType::Ed25519] {
+        let started = Instant::now();
+        let reshared = client
+            .reshare(ReshareRequest {
+                session_id: None,
+                wallet_id: wallet_id.clone(),
+                key_type,
+                node_ids: node_ids.clone(),
+                new_threshold: args.threshold,
+            })
+            .await?;
+        let expected = match key_type {
+            KeyType::Secp256k1 => &ecdsa_pub,
+            KeyType::Ed25519 => &eddsa_pub,
+        };
+        if reshared.pub_key.as_ref() != Some(expected) {
+            return Err(format!("resharing changed the {key_type} public key").into());
+        }
+        println!(
+            "demo: ✓ {key_type} key refreshed by resharing in {:.2?}, public key unchanged",
+            started.elapsed()
+        );
+    }
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(&wallet_id, digest))
+        .await?;
+    check_ecdsa(&signed, &digest, &compress_secp256k1(&ecdsa_pub)?)?;
+    let signed = client
+        .sign(SignRequest::eddsa(&wallet_id, message.clone()))
+        .await?;
+    key.verify_strict(
+        &message,
+        &ed25519_dalek::Signature::from_slice(signed.signature.as_deref().unwrap_or_default())?,
+    )?;
+    println!("demo: ✓ both keys sign again with the new shares");
     Ok(())
+}
+
+/// Node ids from a peers.json (the seed's array form or the reference's map form).
+fn node_ids(path: &std::path::Path) -> DemoResult<Vec<String>> {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;
+    let ids = match &json {
+        serde_json::Value::Array(peers) => peers
+            .iter()
+            .filter_map(|p| p["id"].as_str())
+            .map(str::to_owned)
+            .collect(),
+        serde_json::Value::Object(map) => map
+            .values()
+            .filter_map(|v| v.as_str())
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(ids)
 }
 
 /// Creates the wallet, waiting while the cluster is still preparing its ECDSA parameters.

@@ -10,6 +10,8 @@ use mpcium_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::registry::KeyInfo;
+
 /// Which operation a session performs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,6 +52,24 @@ pub struct Start {
     /// For a reshare commit: the nonce of the reshare session whose pending share to switch to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_of: Option<String>,
+    /// For reshare: the wallet's current key as the coordinator holds it (public data), so a
+    /// new member without a share of it can take part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_key: Option<OldKey>,
+}
+
+/// The public description of the key a reshare starts from, for new members that hold no share
+/// of it. Nothing here is trusted blindly: every dealer commits to the digest of the same old
+/// key info and the protocol checks each dealing against it, so a coordinator that lies here
+/// only makes the reshare fail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OldKey {
+    /// The wallet's current keyinfo (holders in keygen order, threshold, version).
+    pub keyinfo: KeyInfo,
+    /// The old key's public key info: the JSON of an `EcdsaKeyInfo` (secp256k1) or a sealed
+    /// FROST public key package (Ed25519).
+    #[serde(with = "base64_bytes")]
+    pub public: Vec<u8>,
 }
 
 impl Start {
@@ -63,6 +83,7 @@ impl Start {
             aux_run: None,
             dealers: Vec::new(),
             commit_of: None,
+            old_key: None,
         }
     }
 }
@@ -188,6 +209,23 @@ mod tests {
             vec!["a".into(), "b".into()],
             b"{\"tx\":\"AA==\"}".to_vec(),
         );
+        let json = serde_json::to_vec(&start).unwrap();
+        assert_eq!(serde_json::from_slice::<Start>(&json).unwrap(), start);
+    }
+
+    #[test]
+    fn a_start_without_an_old_key_omits_it_and_one_with_it_round_trips() {
+        let mut start = Start::new(Operation::Reshare, vec!["a".into()], b"{}".to_vec());
+        let json = serde_json::to_string(&start).unwrap();
+        assert!(!json.contains("old_key"), "{json}");
+        start.old_key = Some(OldKey {
+            keyinfo: KeyInfo {
+                participant_peer_ids: vec!["a".into(), "b".into()],
+                threshold: 2,
+                version: 3,
+            },
+            public: vec![1, 2, 3],
+        });
         let json = serde_json::to_vec(&start).unwrap();
         assert_eq!(serde_json::from_slice::<Start>(&json).unwrap(), start);
     }

@@ -7,12 +7,15 @@
 //!   publishes the result.
 //! * [`part`] — a participant: verifies the request itself, runs its part of the protocol and
 //!   keeps the result pending; switches to it on the commit order.
+//! * [`old_key`] — the old key's public description in the start, and where a participant
+//!   takes the old key from (its own share, or that description when it has none).
 //! * [`pending`] — the pending record and the one-transaction switch.
 //!
 //! The new committee is always the requested node ids **sorted** (the order of the new share
 //! indices, of the aux-info run, and of the keyinfo's `participant_peer_ids`). Details and
 //! limits: `docs/resharing.md`, "In the node".
 
+mod old_key;
 pub mod part;
 mod pending;
 pub mod request;

@@ -1,11 +1,14 @@
 //! A participant's side of resharing: on [`Operation::Reshare`](crate::control::Operation) it
-//! verifies the initiator's request itself, checks the coordinator's roles against its own
+//! verifies the initiator's request itself, checks the coordinator's roles against the old
 //! keyinfo, runs its part of the protocol under the deadline and keeps the result **pending**;
 //! on [`Operation::ReshareCommit`](crate::control::Operation) it switches to it.
 //!
-//! Every participant is a holder of the wallet's current key (its old key info comes from its
-//! own share); until the commit its current share and keyinfo stay as they were, so signing
-//! keeps working and a failed reshare leaves nothing behind but an unused pending record.
+//! A holder of the wallet's current key takes the old key info from its own share and checks
+//! the roles against its own keyinfo. A new member without a share (never had one, lost its
+//! store, or left earlier) takes both from the start's `old_key` ([`old_key::source`]) and runs
+//! with no old share; it cannot deal. Until the commit every current share and keyinfo stays as
+//! it was, so signing keeps working and a failed reshare leaves nothing behind but an unused
+//! pending record.
 
 use std::sync::Arc;
 
@@ -16,6 +19,7 @@ use mpcium_tss::{Participants, ProtocolKind, SessionId, TssError};
 use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
+use super::old_key::{self, Source};
 use super::pending::{self, Pending};
 use super::wipe;
 use crate::aux;
@@ -42,18 +46,20 @@ fn bad_material(error: TssError) -> Failure {
 pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
     let request = verified_request(&ctx, start)?;
     let wallet = request.wallet_id.clone();
-    let info = keys::load_keyinfo(&ctx.store, request.key_type, &wallet)?.ok_or_else(|| {
-        Failure::new(
+    let local = keys::load_keyinfo(&ctx.store, request.key_type, &wallet)?;
+    let (committee, threshold) = super::new_committee(&ctx, &request)?;
+    let source = old_key::source(&ctx.me, &wallet, local, start.old_key.as_ref(), &committee)?;
+    let info = source.keyinfo();
+    if matches!(source, Source::Given(_)) && start.dealers.contains(&ctx.me) {
+        return Err(Failure::new(
             ErrorCode::KeyNotFound,
             format!(
-                "this node holds no {} key of wallet {wallet}; only current holders can take \
-                 part in a reshare",
-                request.key_type
+                "this node is named as a dealer but holds no share of wallet {wallet}'s current \
+                 key (its store lost it or never had it)"
             ),
-        )
-    })?;
-    let (committee, threshold) = super::new_committee(&ctx, &request)?;
-    // Dealers are checked against the committee this node recorded, never the coordinator's.
+        ));
+    }
+    // A holder checks dealers against the committee it recorded, never the coordinator's.
     let old_indices = info.keygen_indices(&start.dealers)?;
     if old_indices.len() != info.threshold as usize {
         return Err(Failure::new(
@@ -86,8 +92,8 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         request_id,
     };
     let (public_key, new_key_digest, share) = match request.key_type {
-        KeyType::Secp256k1 => run_ecdsa(&ctx, start, &wallet, &info, &committee, session).await?,
-        KeyType::Ed25519 => run_eddsa(&ctx, &wallet, &info, session).await?,
+        KeyType::Secp256k1 => run_ecdsa(&ctx, start, &wallet, &source, &committee, session).await?,
+        KeyType::Ed25519 => run_eddsa(&ctx, &wallet, &source, session).await?,
     };
     let key_type = keys::store_key_type(request.key_type);
     let pending = Pending {
@@ -117,7 +123,7 @@ async fn run_ecdsa(
     ctx: &NodeContext,
     start: &Start,
     wallet: &str,
-    info: &KeyInfo,
+    source: &Source,
     committee: &[String],
     session: Session,
 ) -> Result<NewKeyParts, Failure> {
@@ -126,8 +132,13 @@ async fn run_ecdsa(
         setup,
         request_id,
     } = session;
-    let share = keys::load_ecdsa_share(&ctx.store, wallet, info.version)?;
-    let old = EcdsaKeyInfo::of(&share).map_err(bad_material)?;
+    let (old, share) = match source {
+        Source::Held(info) => {
+            let share = keys::load_ecdsa_share(&ctx.store, wallet, info.version)?;
+            (EcdsaKeyInfo::of(&share).map_err(bad_material)?, Some(share))
+        }
+        Source::Given(old) => (old_key::ecdsa_key_info(old)?, None),
+    };
     // A new holder completes its share with the new committee's aux info: check it first.
     let aux = match setup.my_new_index() {
         None => None,
@@ -153,7 +164,7 @@ async fn run_ecdsa(
     let io = SessionIo::open(ctx, ProtocolKind::EcdsaReshare, sid, &parts, me)?;
     let job = move || async move {
         let mut rng = OsRng;
-        reshare_ecdsa(io.party(), sid, &setup, &old, Some(&share), &mut rng).await
+        reshare_ecdsa(io.party(), sid, &setup, &old, share.as_ref(), &mut rng).await
     };
     let output = run_protocol(ctx.deadlines.keygen, job)
         .await
@@ -185,7 +196,7 @@ async fn run_ecdsa(
 async fn run_eddsa(
     ctx: &NodeContext,
     wallet: &str,
-    info: &KeyInfo,
+    source: &Source,
     session: Session,
 ) -> Result<NewKeyParts, Failure> {
     let Session {
@@ -193,20 +204,45 @@ async fn run_eddsa(
         setup,
         request_id,
     } = session;
-    let share = keys::load_eddsa_share(&ctx.store, wallet, info.version)?;
-    let public_key = share.public_key().map_err(bad_material)?;
+    let (old, share) = match source {
+        Source::Held(info) => {
+            let share = keys::load_eddsa_share(&ctx.store, wallet, info.version)?;
+            (share.public_key_package().clone(), Some(share))
+        }
+        Source::Given(given) => {
+            let package = old_key::eddsa_package(given)?;
+            (package, None)
+        }
+    };
+    if let Source::Given(given) = source {
+        let threshold = old.min_signers().unwrap_or_default();
+        old_key::check_shape(&given.keyinfo, threshold, old.verifying_shares().len())?;
+    }
+    let held_key = share
+        .as_ref()
+        .map(|s| s.public_key().map_err(bad_material))
+        .transpose()?;
     let me = setup.me();
     let sid = SessionId::derive(ProtocolKind::EddsaReshare, request_id.as_bytes(), &parts);
     let io = SessionIo::open(ctx, ProtocolKind::EddsaReshare, sid, &parts, me)?;
     let job = move || async move {
         let mut rng = OsRng;
-        let old = share.public_key_package().clone();
-        reshare_eddsa(io.party(), sid, &setup, &old, Some(&share), &mut rng).await
+        reshare_eddsa(io.party(), sid, &setup, &old, share.as_ref(), &mut rng).await
     };
     let output = run_protocol(ctx.deadlines.keygen, job)
         .await
         .map_err(|e| timeout_failure(e, "reshare"))?
         .map_err(|e| engine_failure(ErrorCode::ReshareFailure, &parts, e))?;
+    let public_key = match (&output.share, held_key) {
+        (Some(new_share), _) => new_share.public_key().map_err(bad_material)?,
+        (None, Some(key)) => key,
+        (None, None) => {
+            return Err(Failure::new(
+                ErrorCode::Unknown,
+                "reshare gave no share to a node that holds no old share",
+            ))
+        }
+    };
     let sealed = match output.share {
         Some(share) => {
             let sealed = share
@@ -236,7 +272,9 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Fail
             format!("this node keeps no pending result of reshare {nonce} for wallet {wallet}"),
         )
     })?;
-    if let Some(old) = info.version.checked_sub(1).filter(|v| *v > 0) {
+    let old = info.version.checked_sub(1).filter(|v| *v > 0);
+    // A new member had no old share: nothing to wipe.
+    if let Some(old) = old.filter(|v| may_hold_share(&ctx, key_type, wallet, *v)) {
         wipe::schedule(&ctx.store, key_type, wallet, old, ctx.share_wipe_grace)?;
     }
     if info.participant_peer_ids.contains(&ctx.me) {
@@ -245,4 +283,15 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Fail
         tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = info.version, "reshare committed: this node left the committee and no longer signs for the wallet");
     }
     Ok(Output::ReshareCommitted)
+}
+
+/// Whether this node may store version `version` of a wallet's share (false only when it
+/// surely does not).
+fn may_hold_share(
+    ctx: &NodeContext,
+    key_type: crate::store::KeyType,
+    wallet: &str,
+    version: u64,
+) -> bool {
+    !matches!(ctx.store.share(key_type, wallet, version), Ok(None))
 }

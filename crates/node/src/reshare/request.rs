@@ -1,7 +1,8 @@
 //! The coordinator's side of resharing: one client request in, exactly one
 //! `ResharingResultEvent` out.
 //!
-//! Order: authenticate → check the wallet, the new committee and the threshold → every new
+//! Order: authenticate → check the wallet (this node must hold a share of its current key: it
+//! describes the old key to new members), the new committee and the threshold → every new
 //! member ready → a dealing quorum of exactly `t_old` ready old holders (members that leave
 //! first, so they learn of the switch) → ECDSA aux info for the new committee (run on demand) →
 //! the reshare session → every participant reported the same public key and new key digest →
@@ -15,6 +16,7 @@ use mpcium_protocol::subjects::ResultKind;
 use mpcium_protocol::{ClientId, ErrorCode, KeyType, ResharingMessage, ResharingResultEvent};
 use mpcium_tss::ecdsa::EcdsaPublicKey;
 
+use super::old_key;
 use crate::aux;
 use crate::context::NodeContext;
 use crate::control::{Failure, Operation, Output, Start};
@@ -139,18 +141,6 @@ fn plan(
             ),
         ));
     }
-    if let Some(stranger) = committee
-        .iter()
-        .find(|n| !info.participant_peer_ids.contains(n))
-    {
-        return Err(Failure::new(
-            ErrorCode::ReshareFailure,
-            format!(
-                "node {stranger} holds no share of the wallet's current key; only current \
-                 holders can be in the new committee"
-            ),
-        ));
-    }
     let t_old = info.threshold as usize;
     let ready_holders = info
         .participant_peer_ids
@@ -201,12 +191,9 @@ async fn result(
         return Ok(Err(cached));
     }
     let wallet = &request.wallet_id;
-    let info = keys::load_keyinfo(&ctx.store, request.key_type, wallet)?.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::KeyNotFound,
-            format!("unknown wallet {wallet} ({} key)", request.key_type),
-        )
-    })?;
+    let info = keys::load_keyinfo(&ctx.store, request.key_type, wallet)?
+        .filter(|info| info.participant_peer_ids.contains(&ctx.me))
+        .ok_or_else(|| not_a_holder(ctx, request))?;
     let (committee, threshold) = super::new_committee(ctx, request)?;
     let ready = ready_nodes(ctx).await?;
     let plan = plan(&info, committee, threshold.signers(), &ready)?;
@@ -217,6 +204,12 @@ async fn result(
         payload.to_vec(),
     );
     start.dealers = plan.dealers.clone();
+    start.old_key = Some(old_key::describe(
+        &ctx.store,
+        request.key_type,
+        wallet,
+        &info,
+    )?);
     if request.key_type == KeyType::Secp256k1 {
         start.aux_run = Some(aux::run_for(ctx, &plan.committee).await?);
     }
@@ -260,6 +253,21 @@ async fn result(
         request.key_type,
         result_key(request.key_type, &public_key)?,
     )))
+}
+
+/// Why this node cannot coordinate: it holds no share of the wallet's current key (the wallet
+/// is unknown, this node left its committee, or its store was replaced), so it cannot describe
+/// the old key to new members. Not cached: sent again, the request may reach a holder.
+fn not_a_holder(ctx: &NodeContext, request: &ResharingMessage) -> Failure {
+    Failure::new(
+        ErrorCode::KeyNotFound,
+        format!(
+            "node {} took the request but holds no share of wallet {}'s current {} key (unknown \
+             wallet, or this node is new or left the committee), so it cannot coordinate the \
+             reshare; send the request again with a new session id — a holder must take it",
+            ctx.me, request.wallet_id, request.key_type
+        ),
+    )
 }
 
 /// The public key every participant reported, if they all agree on it and on the new key.
@@ -359,15 +367,17 @@ mod tests {
     }
 
     #[test]
-    fn a_node_without_a_current_share_cannot_join_the_committee() {
-        let failure = plan(
+    fn a_node_without_a_current_share_joins_the_committee_but_does_not_deal() {
+        let plan = plan(
             &info(&["a", "b"], 2),
             ids(&["a", "b", "c"]),
             2,
             &ready(&["a", "b", "c"]),
         )
-        .expect_err("refused");
-        assert_eq!(failure.error_code(), ErrorCode::ReshareFailure);
+        .expect("plan");
+        assert_eq!(plan.dealers, ids(&["a", "b"]));
+        assert_eq!(plan.participants, ids(&["a", "b", "c"]));
+        assert_eq!(plan.new_info.participant_peer_ids, ids(&["a", "b", "c"]));
     }
 
     #[test]
