@@ -51,7 +51,8 @@ wait_for_log() {
 
 NATS_SERVER="$(scripts/setup.sh | tail -n 1)"
 say "building mpcium, mpcium-cli and the demo client (release; the first build compiles GMP: several minutes)"
-cargo build --release --locked -p mpcium-node -p mpcium-cli -p mpcium-client --examples
+cargo build --release --locked -p mpcium-node -p mpcium-cli
+cargo build --release --locked -p mpcium-client --example demo
 
 stop_cluster
 rm -rf "$DIR"

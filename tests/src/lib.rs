@@ -98,6 +98,10 @@ pub struct Cluster {
     /// The cluster's HD chain code.
     pub chain_code: [u8; 32],
     initiator_seed: [u8; 32],
+    /// Every node id, sorted (the aux-info fixture's party order).
+    node_ids: Vec<String>,
+    /// The TEST-ONLY aux info seeded into each store, by sorted node id, if any.
+    aux: Option<Vec<Vec<u8>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -177,6 +181,36 @@ fn must_fixture_aux(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Seeds the store of node `i` (`name`, `id`) before it starts: TEST-ONLY primes and, when
+/// given, the TEST-ONLY aux info of the whole node set (`node_ids` sorted, `aux` in that order).
+fn must_seed_store(
+    node_dir: &Path,
+    name: &str,
+    id: &str,
+    i: usize,
+    node_ids: &[String],
+    aux: Option<&[Vec<u8>]>,
+) {
+    let store = Store::open(
+        node_dir.join("db").join(name),
+        &SecretPassword::new(DB_PASSWORD.into()),
+    )
+    .expect("seed store");
+    // Two sets: one for an aux-info run of the node set, one for a reshare's smaller
+    // committee (the fixture has 5 sets; node i also gets set i + 3 mod 5, TEST-ONLY
+    // reuse), so no node spends minutes generating primes during a test.
+    for set in [i, (i + 3) % 5] {
+        store
+            .push_primes(&must_fixture_primes(set))
+            .expect("seed primes");
+    }
+    if let Some(aux) = aux {
+        let index = node_ids.iter().position(|n| n == id).expect("node index");
+        mpcium_node::aux::store_run(&store, node_ids, "test-only-fixture", &aux[index])
+            .expect("seed aux");
+    }
+}
+
 impl Cluster {
     /// Starts a cluster and waits until every node is ready.
     pub async fn must_start(options: ClusterOptions) -> Cluster {
@@ -246,28 +280,14 @@ impl Cluster {
             .expect("config");
             std::fs::write(node_dir.join("db.pass"), DB_PASSWORD).expect("password file");
 
-            let store = Store::open(
-                node_dir.join("db").join(&peer.name),
-                &SecretPassword::new(DB_PASSWORD.into()),
-            )
-            .expect("seed store");
-            // Two sets: one for an aux-info run of the node set, one for a reshare's smaller
-            // committee (the fixture has 5 sets; node i also gets set i + 3 mod 5, TEST-ONLY
-            // reuse), so no node spends minutes generating primes during a test.
-            for set in [i, (i + 3) % 5] {
-                store
-                    .push_primes(&must_fixture_primes(set))
-                    .expect("seed primes");
-            }
-            if let Some(aux) = &aux {
-                let index = node_ids
-                    .iter()
-                    .position(|id| *id == peer.id)
-                    .expect("node index");
-                mpcium_node::aux::store_run(&store, &node_ids, "test-only-fixture", &aux[index])
-                    .expect("seed aux");
-            }
-            drop(store);
+            must_seed_store(
+                &node_dir,
+                &peer.name,
+                &peer.id,
+                i,
+                &node_ids,
+                aux.as_deref(),
+            );
             nodes.push(NodeProcess {
                 name: peer.name.clone(),
                 id: peer.id.clone(),
@@ -294,6 +314,8 @@ impl Cluster {
             registry,
             chain_code,
             initiator_seed,
+            node_ids,
+            aux,
             _dir: dir,
         };
         for i in 0..cluster.nodes.len() {
@@ -403,6 +425,27 @@ impl Cluster {
         let mut child = self.nodes[i].child.take().expect("node is running");
         child.kill().expect("kill");
         child.wait().expect("wait");
+    }
+
+    /// Replaces the store of stopped node `i` with a fresh one, as after a lost disk: no keys,
+    /// only what start-up seeding puts there (TEST-ONLY primes and, if the cluster seeds it, the
+    /// same TEST-ONLY aux info of the node set, so the node set's aux run stays usable).
+    pub fn must_wipe_store(&mut self, i: usize) {
+        assert!(
+            self.nodes[i].child.is_none(),
+            "stop {} before wiping its store",
+            self.nodes[i].name
+        );
+        let node = &self.nodes[i];
+        std::fs::remove_dir_all(node.dir.join("db")).expect("wipe store");
+        must_seed_store(
+            &node.dir,
+            &node.name,
+            &node.id,
+            i,
+            &self.node_ids,
+            self.aux.as_deref(),
+        );
     }
 
     /// Restarts a stopped node and waits until it is ready.

@@ -1,7 +1,8 @@
 //! Resharing on a 2-of-3 cluster of real node processes: refresh on both curves, a threshold
-//! change, removing a node (ECDSA needs aux info for the smaller committee), a degree-style
-//! threshold refused, and a new member down. After each success the new committee signs and
-//! the signature verifies against the unchanged public key.
+//! change, removing a node (ECDSA needs aux info for the smaller committee), replacing a node
+//! whose store was lost and adding back a node that left (new members without a share), a
+//! degree-style threshold refused, and a new member down. After each success the new committee
+//! signs and the signature verifies against the unchanged public key.
 
 use mpcium_client::hd::compress_secp256k1;
 use mpcium_client::{Client, ClientError, ReshareRequest, SignRequest};
@@ -39,6 +40,24 @@ fn request(wallet: &Wallet, key_type: KeyType, nodes: &[String], t: u16) -> Resh
         node_ids: nodes.to_vec(),
         new_threshold: t,
     }
+}
+
+/// Sends a reshare until a node holding the wallet's current key coordinates it: a node without
+/// a share (wiped, or left the committee) refuses to coordinate with `ERROR_KEY_NOT_FOUND`, and
+/// any node may take a request. Each attempt has a fresh session id; at most 12 attempts (with
+/// one of three nodes refusing, all failing has probability 3^-12).
+async fn must_reshare_via_a_holder(
+    client: &Client,
+    request: ReshareRequest,
+) -> ResharingResultEvent {
+    for _ in 0..12 {
+        match client.reshare(request.clone()).await {
+            Err(ClientError::Failed { code, reason })
+                if code == ErrorCode::KeyNotFound && reason.contains("cannot coordinate") => {}
+            other => return must_succeed(other),
+        }
+    }
+    panic!("no holder of the wallet took the reshare in 12 attempts");
 }
 
 fn must_succeed(result: Result<ResharingResultEvent, ClientError>) -> ResharingResultEvent {
@@ -270,4 +289,75 @@ async fn a_member_that_crashed_fails_the_reshare_at_the_deadline_and_nothing_swi
     // By now the crashed node's ready mark has expired: the old committee signs with v1.
     assert!(!cluster.ready_ids().await.contains(&cluster.nodes[2].id));
     must_sign_both(&client, &wallet, "old committee after a crash mid-reshare").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_node_whose_store_was_lost_gives_it_a_share_that_signs() {
+    let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let client = cluster.must_client("reshare-replace").await;
+    let wallet = must_create_wallet(&client).await;
+    let all = sorted_ids(&cluster, &[0, 1, 2]);
+    // The dealing quorum is the first t_old ready holders in keygen (sorted id) order, and the
+    // keyinfo still lists the replaced node as a holder: replace the last one, so that the two
+    // nodes that kept their shares deal.
+    let replaced = (0..3)
+        .max_by_key(|&i| cluster.nodes[i].id.clone())
+        .expect("a node");
+    let others: Vec<usize> = (0..3).filter(|&i| i != replaced).collect();
+
+    // A lost disk: a fresh store with only the start-up seeding. The TEST-ONLY aux info of the
+    // node set is seeded again at the same index, so the cluster's aux run stays usable and the
+    // new ECDSA share is completed with it.
+    cluster.must_stop(replaced).await;
+    cluster.must_wipe_store(replaced);
+    cluster.must_restart(replaced).await;
+
+    for key_type in [KeyType::Secp256k1, KeyType::Ed25519] {
+        let event = must_reshare_via_a_holder(&client, request(&wallet, key_type, &all, 2)).await;
+        let expected = match key_type {
+            KeyType::Secp256k1 => wallet.ecdsa_xy.clone(),
+            KeyType::Ed25519 => wallet.eddsa.clone(),
+        };
+        assert_eq!(event.pub_key.as_deref(), Some(expected.as_slice()));
+    }
+    for key_type in [StoreKeyType::Ecdsa, StoreKeyType::Eddsa] {
+        let info = must_keyinfo(&cluster, key_type, &wallet).await;
+        assert_eq!((info.threshold, info.version), (2, 2), "{key_type:?}");
+        assert_eq!(info.participant_peer_ids, all);
+    }
+    assert!(cluster.nodes[replaced]
+        .log()
+        .contains("reshare committed: new share is current"));
+
+    // The replaced node is needed now: sign without one of the nodes that kept their shares.
+    cluster.must_stop(others[0]).await;
+    must_sign_both(&client, &wallet, "with the replaced node").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_left_is_added_back_with_a_new_share_that_signs() {
+    let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
+    let client = cluster.must_client("reshare-add").await;
+    let wallet = must_create_wallet(&client).await;
+    let all = sorted_ids(&cluster, &[0, 1, 2]);
+    let kept = sorted_ids(&cluster, &[0, 1]);
+
+    // 2-of-3 -> 2-of-2 without node2, then 2-of-2 -> 2-of-3 adding it back: node2 holds no
+    // share of version 2 (its keyinfo records that it left), so it joins from the old key
+    // description in the reshare start. ECDSA: aux info for {node0, node1} runs on demand; the
+    // whole node set's run is reused for the final committee.
+    for key_type in [KeyType::Secp256k1, KeyType::Ed25519] {
+        must_reshare_via_a_holder(&client, request(&wallet, key_type, &kept, 2)).await;
+        let event = must_reshare_via_a_holder(&client, request(&wallet, key_type, &all, 2)).await;
+        assert!(event.pub_key.is_some());
+    }
+    for key_type in [StoreKeyType::Ecdsa, StoreKeyType::Eddsa] {
+        let info = must_keyinfo(&cluster, key_type, &wallet).await;
+        assert_eq!((info.threshold, info.version), (2, 3), "{key_type:?}");
+        assert_eq!(info.participant_peer_ids, all);
+    }
+
+    // The added node is needed now: sign without node0.
+    cluster.must_stop(0).await;
+    must_sign_both(&client, &wallet, "with the added node").await;
 }

@@ -31,6 +31,12 @@ pub enum KeyError {
         /// The peer's node id.
         node_id: String,
     },
+    /// HKDF refused to derive the pairwise key (cannot happen for 32-byte outputs).
+    #[error("cannot derive the key shared with {node_id}")]
+    Derivation {
+        /// The peer's node id.
+        node_id: String,
+    },
     /// The same node id appears twice.
     #[error("peer {node_id} is listed twice")]
     DuplicatePeer {
@@ -124,7 +130,8 @@ impl KeyRing {
             if !dh.was_contributory() {
                 return Err(KeyError::DegeneratePeerKey { node_id });
             }
-            let shared = pairwise_cipher(dh.as_bytes(), local.node_id(), &node_id);
+            let shared = pairwise_cipher(dh.as_bytes(), local.node_id(), &node_id)
+                .ok_or_else(|| KeyError::Derivation { node_id: node_id.clone() })?;
             if map
                 .insert(node_id.clone(), PeerKeys { verifying, shared })
                 .is_some()
@@ -146,7 +153,7 @@ impl KeyRing {
     }
 }
 
-fn pairwise_cipher(dh: &[u8; 32], a: &str, b: &str) -> XChaCha20Poly1305 {
+fn pairwise_cipher(dh: &[u8; 32], a: &str, b: &str) -> Option<XChaCha20Poly1305> {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let mut info = Vec::with_capacity(lo.len() + hi.len() + 1);
     info.extend_from_slice(lo.as_bytes());
@@ -154,11 +161,8 @@ fn pairwise_cipher(dh: &[u8; 32], a: &str, b: &str) -> XChaCha20Poly1305 {
     info.extend_from_slice(hi.as_bytes());
     let hk = Hkdf::<Sha256>::new(Some(b"mpcium-rs/p2p/v1"), dh);
     let mut key = Zeroizing::new([0u8; 32]);
-    // 32 bytes is always a valid HKDF-SHA256 output length.
-    if hk.expand(&info, key.as_mut()).is_err() {
-        unreachable!("hkdf-sha256 can always expand 32 bytes");
-    }
-    XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()))
+    hk.expand(&info, key.as_mut()).ok()?;
+    Some(XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref())))
 }
 
 #[cfg(test)]
