@@ -130,8 +130,12 @@ impl KeyRing {
             if !dh.was_contributory() {
                 return Err(KeyError::DegeneratePeerKey { node_id });
             }
-            let shared = pairwise_cipher(dh.as_bytes(), local.node_id(), &node_id)
-                .ok_or_else(|| KeyError::Derivation { node_id: node_id.clone() })?;
+            let shared =
+                pairwise_cipher(dh.as_bytes(), local.node_id(), &node_id).ok_or_else(|| {
+                    KeyError::Derivation {
+                        node_id: node_id.clone(),
+                    }
+                })?;
             if map
                 .insert(node_id.clone(), PeerKeys { verifying, shared })
                 .is_some()
@@ -162,7 +166,9 @@ fn pairwise_cipher(dh: &[u8; 32], a: &str, b: &str) -> Option<XChaCha20Poly1305>
     let hk = Hkdf::<Sha256>::new(Some(b"mpcium-rs/p2p/v1"), dh);
     let mut key = Zeroizing::new([0u8; 32]);
     hk.expand(&info, key.as_mut()).ok()?;
-    Some(XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref())))
+    Some(XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(
+        key.as_ref(),
+    )))
 }
 
 #[cfg(test)]
