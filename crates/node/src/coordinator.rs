@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::aux;
 use crate::context::NodeContext;
@@ -179,10 +180,14 @@ pub async fn serve(
         };
         let ctx = ctx.clone();
         let js = js.clone();
-        tasks.spawn(async move {
-            handle(&ctx, &js, &message, op).await;
-            drop(permit);
-        });
+        let span = request_span(op);
+        tasks.spawn(
+            async move {
+                handle(&ctx, &js, &message, op).await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
     }
 }
 
@@ -258,6 +263,7 @@ async fn respond(
         tracing::warn!(?op, "terminated an undecodable request that names no id");
         return Responded::Unanswerable;
     };
+    tracing::Span::current().record("id", reply.id.as_str());
     // Cache before publishing: a client may repeat the request the moment it sees the result.
     if let Some(key) = &reply.cache_key {
         let cached = CachedResult {
@@ -300,16 +306,26 @@ pub async fn serve_core(
         };
         let ctx = ctx.clone();
         let js = js.clone();
-        tasks.spawn(async move {
-            let client_id = client_of(message.headers.as_ref());
-            if let Responded::NotPublished =
-                respond(&ctx, &js, &message.payload, client_id.as_ref(), op).await
-            {
-                tracing::error!(?op, "a core-NATS request got no published result");
+        let span = request_span(op);
+        tasks.spawn(
+            async move {
+                let client_id = client_of(message.headers.as_ref());
+                if let Responded::NotPublished =
+                    respond(&ctx, &js, &message.payload, client_id.as_ref(), op).await
+                {
+                    tracing::error!(?op, "a core-NATS request got no published result");
+                }
+                drop(permit);
             }
-            drop(permit);
-        });
+            .instrument(span),
+        );
     }
+}
+
+/// The span every log line of one client request carries: the operation, and the wallet,
+/// transaction or session id once the request is decoded.
+fn request_span(op: Operation) -> tracing::Span {
+    tracing::info_span!("request", ?op, id = tracing::field::Empty)
 }
 
 /// What to publish for a request.
