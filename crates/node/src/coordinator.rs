@@ -608,13 +608,23 @@ async fn sign_result(
     if let Some(cached) = cached(ctx, cache_key, request_digest).await? {
         return Ok(Err(cached));
     }
-    let info =
-        keys::load_keyinfo(&ctx.store, request.key_type, &request.wallet_id)?.ok_or_else(|| {
-            Failure::new(
-                ErrorCode::KeyNotFound,
-                format!("unknown wallet {}", request.wallet_id),
-            )
-        })?;
+    // The coordinator only proposes the signers; every participant checks the proposal against
+    // the keyinfo in its own store. So a coordinator that holds no share of the wallet (a node
+    // that joined or was restored later) may take the committee from the shared registry.
+    let info = match keys::load_keyinfo(&ctx.store, request.key_type, &request.wallet_id)? {
+        Some(info) => info,
+        None => ctx
+            .registry
+            .keyinfo(keys::store_key_type(request.key_type), &request.wallet_id)
+            .await
+            .map_err(|e| Failure::new(ErrorCode::KeyInfoLoad, format!("registry keyinfo: {e}")))?
+            .ok_or_else(|| {
+                Failure::new(
+                    ErrorCode::KeyNotFound,
+                    format!("unknown wallet {}", request.wallet_id),
+                )
+            })?,
+    };
     let ready = ready_nodes(ctx).await?;
     let participants = choose_signers(&info, &ready, &request.tx_id).ok_or_else(|| {
         let available: Vec<&str> = info
