@@ -126,3 +126,15 @@ async fn a_server_without_jetstream_gives_a_bucket_error_naming_the_requirement(
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn health_is_checked_against_the_server_not_a_cached_status() {
+    let server = NatsServer::must_start();
+    let (_client, registry) = must_open(&server).await;
+    registry.healthy().await.unwrap();
+    drop(server);
+    let answer = tokio::time::timeout(Duration::from_secs(30), registry.healthy())
+        .await
+        .expect("health check answers within its request timeout");
+    assert!(answer.is_err(), "a stopped server must not look healthy");
+}

@@ -216,10 +216,11 @@ impl Registry for NatsKvRegistry {
     }
 
     async fn healthy(&self) -> Result<(), RegistryError> {
+        // A real server round trip: `kv::Store::status` only returns cached stream info.
+        let stream = format!("KV_{}", self.inner.ready.name);
         self.inner
-            .ready
-            .kv
-            .status()
+            .js
+            .get_stream(&stream)
             .await
             .map_err(nats_error("read the status of", self.inner.ready.name))?;
         Ok(())
