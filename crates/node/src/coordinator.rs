@@ -344,6 +344,11 @@ pub(crate) struct Reply {
     pub(crate) cache_key: Option<String>,
 }
 
+/// The result-cache key of a signing request.
+pub(crate) fn signing_cache_key(tx_id: &str) -> String {
+    format!("sign/{tx_id}")
+}
+
 pub(crate) fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -544,7 +549,7 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
             return Some(signing_reply(client, &tx_id, &event, payload, None));
         }
     };
-    let cache_key = format!("sign/{}", request.tx_id);
+    let cache_key = signing_cache_key(&request.tx_id);
     let request_digest = digest(payload);
     let event = match sign_result(ctx, &request, payload, &cache_key, &request_digest).await {
         Ok(Ok(event)) => event,

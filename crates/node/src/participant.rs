@@ -19,6 +19,7 @@ use rand::rngs::OsRng;
 use crate::aux;
 use crate::context::NodeContext;
 use crate::control::{self, Failure, Operation, Outcome, Output, Start};
+use crate::coordinator;
 use crate::cpu::{run_protocol, RunError};
 use crate::keys::{self, CommitteeIndices, StoredKeyInfo};
 use crate::session::router::{RegisterError, SessionInbox};
@@ -253,6 +254,18 @@ async fn sign(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
     let request = SignTxMessage::from_json(&start.request)
         .map_err(|e| Failure::new(e.error_code(), e.to_string()))?;
     ctx.authenticate_signing(&request)?;
+    // Never a second signature for an answered transaction, even if a coordinator asks: the
+    // initiator's signature alone cannot stop a replay of its own request.
+    let cache_key = coordinator::signing_cache_key(&request.tx_id);
+    if coordinator::cached(&ctx, &cache_key, &coordinator::digest(&start.request))
+        .await?
+        .is_some()
+    {
+        return Err(Failure::new(
+            ErrorCode::SessionDuplicate,
+            format!("transaction {} was already signed", request.tx_id),
+        ));
+    }
     let wallet = request.wallet_id.clone();
     let info = keys::load_keyinfo(&ctx.store, request.key_type, &wallet)?.ok_or_else(|| {
         Failure::new(

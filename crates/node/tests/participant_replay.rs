@@ -1,0 +1,139 @@
+//! A participant refuses to sign a transaction that was already answered, even when a
+//! coordinator (here: this node itself) orders it to: the initiator's signature alone cannot stop
+//! a replay of its own request, the cluster-wide result cache can.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signer, SigningKey};
+use mpcium_node::context::{Deadlines, NodeContext};
+use mpcium_node::control::{self, Operation, Outcome, Start};
+use mpcium_node::participant::handle_start;
+use mpcium_node::registry::{result_key, NatsKvRegistry, NatsKvSettings, Registry};
+use mpcium_node::session::router::{Router, RouterLimits};
+use mpcium_node::session::wire::{OUTCOME, START};
+use mpcium_node::store::{KdfParams, SecretPassword, Store, StoreOptions};
+use mpcium_node::transport::bus::Bus;
+use mpcium_node::transport::envelope::{Header, Opened};
+use mpcium_node::transport::keys::{KeyRing, LocalKeys};
+use mpcium_protocol::{
+    InitiatorAlgorithm, InitiatorMessage, KeyType, PublicKey, SignTxMessage, Threshold,
+};
+use mpcium_testkit::NatsServer;
+use sha2::{Digest, Sha256};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_already_answered_transaction_is_never_signed_again() {
+    let server = NatsServer::must_start();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let registry = NatsKvRegistry::open(client.clone(), &NatsKvSettings::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        dir.path().join("db"),
+        &SecretPassword::new("pw".into()),
+        StoreOptions {
+            kdf: KdfParams::insecure_for_tests(),
+        },
+    )
+    .unwrap();
+
+    let node_key = SigningKey::from_bytes(&[1; 32]);
+    let keys = KeyRing::new(
+        LocalKeys::new("n0".into(), node_key.clone()),
+        [("n0".to_owned(), node_key.verifying_key())],
+    )
+    .unwrap();
+    let router = Router::new(RouterLimits::default());
+    let (starts, _start_rx) = tokio::sync::mpsc::channel(8);
+    let (bus, _bus_task) = Bus::start(client, Arc::new(keys), router.clone(), starts)
+        .await
+        .unwrap();
+
+    let initiator = SigningKey::from_bytes(&[2; 32]);
+    let initiator_pub = PublicKey::parse(
+        InitiatorAlgorithm::Ed25519,
+        &hex::encode(initiator.verifying_key().as_bytes()),
+    )
+    .unwrap();
+    let ctx = Arc::new(NodeContext {
+        me: "n0".into(),
+        node_ids: vec!["n0".into()],
+        bus,
+        router: router.clone(),
+        store: Arc::new(store),
+        registry: Arc::new(mpcium_node::registry::AnyRegistry::Nats(registry.clone())),
+        initiator: initiator_pub,
+        authorizers: None,
+        threshold: Threshold::new(2, 3).unwrap(),
+        chain_code: [0; 32],
+        deadlines: Deadlines::default(),
+        require_extended_requests: false,
+        share_wipe_grace: Duration::from_secs(3600),
+    });
+
+    let mut request = SignTxMessage {
+        key_type: KeyType::Ed25519,
+        wallet_id: "w1".into(),
+        network_internal_code: "n".into(),
+        tx_id: "tx-1".into(),
+        tx: b"pay bob".to_vec(),
+        signature: Vec::new(),
+        derivation_path: None,
+        authorizer_signatures: Vec::new(),
+        request_version: None,
+        hash: None,
+    };
+    request.signature = initiator.sign(&request.signed_bytes()).to_bytes().to_vec();
+    let payload = request.to_json();
+    // The cluster already answered this exact request.
+    let cached = serde_json::json!({
+        "request_digest": hex::encode(Sha256::digest(&payload)),
+        "subject": "mpc.mpc_signing_result.complete",
+        "payload": [],
+    });
+    registry
+        .put(&result_key("sign/tx-1"), cached.to_string().as_bytes())
+        .await
+        .unwrap();
+
+    let start = Start::new(Operation::Sign, vec!["n0".into()], payload);
+    let mut outcomes = router
+        .register(
+            (OUTCOME, control::outcome_session(&start.nonce)),
+            ["n0".to_owned()],
+            Instant::now(),
+        )
+        .unwrap();
+    let opened = Opened {
+        header: Header {
+            channel: START,
+            session: control::start_session(&start.nonce),
+            round: 0,
+            seq: 0,
+            broadcast: false,
+            from: "n0".into(),
+            to: "n0".into(),
+        },
+        payload: serde_json::to_vec(&start).unwrap(),
+    };
+    handle_start(ctx, opened).await;
+
+    let reply = tokio::time::timeout(Duration::from_secs(10), outcomes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome: Outcome = serde_json::from_slice(&reply.payload).unwrap();
+    let failure = outcome.result.unwrap_err();
+    assert_eq!(
+        failure.code, "ERROR_SESSION_DUPLICATE",
+        "{}",
+        failure.reason
+    );
+    assert!(
+        failure.reason.contains("already signed"),
+        "{}",
+        failure.reason
+    );
+}
