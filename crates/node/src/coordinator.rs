@@ -344,6 +344,20 @@ pub(crate) struct Reply {
     pub(crate) cache_key: Option<String>,
 }
 
+/// The one output every participant reported; `code` if there is none or they differ on `what`.
+fn agreed<'a>(outputs: &'a [Output], code: ErrorCode, what: &str) -> Result<&'a Output, Failure> {
+    let first = outputs
+        .first()
+        .ok_or_else(|| Failure::new(code.clone(), format!("no participant reported {what}")))?;
+    if outputs.iter().any(|o| o != first) {
+        return Err(Failure::new(
+            code,
+            format!("participants disagree on {what}"),
+        ));
+    }
+    Ok(first)
+}
+
 /// The result-cache key of a signing request.
 pub(crate) fn signing_cache_key(tx_id: &str) -> String {
     format!("sign/{tx_id}")
@@ -476,18 +490,7 @@ async fn keygen_result(
     let mut start = Start::new(Operation::Keygen, ctx.node_ids.clone(), payload.to_vec());
     start.aux_run = Some(run);
     let outputs = run_session(ctx, start, ctx.deadlines.keygen + Duration::from_secs(5)).await?;
-    let Some(first) = outputs.first() else {
-        return Err(Failure::new(
-            ErrorCode::KeyGeneration,
-            "no participant reported keys",
-        ));
-    };
-    if outputs.iter().any(|o| o != first) {
-        return Err(Failure::new(
-            ErrorCode::KeyGeneration,
-            "participants disagree on the public keys",
-        ));
-    }
+    let first = agreed(&outputs, ErrorCode::KeyGeneration, "the public keys")?;
     let Output::Keygen { ecdsa, eddsa } = first else {
         return Err(Failure::new(
             ErrorCode::KeyGeneration,
@@ -649,18 +652,7 @@ async fn sign_result(
     })?;
     let start = Start::new(Operation::Sign, participants, payload.to_vec());
     let outputs = run_session(ctx, start, ctx.deadlines.signing + Duration::from_secs(5)).await?;
-    let Some(first) = outputs.first() else {
-        return Err(Failure::new(
-            ErrorCode::SigningFailure,
-            "no participant reported a signature",
-        ));
-    };
-    if outputs.iter().any(|o| o != first) {
-        return Err(Failure::new(
-            ErrorCode::SigningFailure,
-            "participants disagree on the signature",
-        ));
-    }
+    let first = agreed(&outputs, ErrorCode::SigningFailure, "the signature")?;
     let bad = || Failure::new(ErrorCode::SigningFailure, "reported signature is malformed");
     let event = match first {
         Output::Ecdsa { r, s, recovery_id } => SigningResultEvent::ecdsa_success(
