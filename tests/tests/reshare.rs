@@ -298,10 +298,11 @@ async fn replacing_a_node_whose_store_was_lost_gives_it_a_share_that_signs() {
     let wallet = must_create_wallet(&client).await;
     let all = sorted_ids(&cluster, &[0, 1, 2]);
     // The dealing quorum is the first t_old ready holders in keygen (sorted id) order, and the
-    // keyinfo still lists the replaced node as a holder: replace the last one, so that the two
-    // nodes that kept their shares deal.
+    // keyinfo still lists the replaced node as a holder: replace the first one, so the
+    // coordinator first names it as a dealer, hears that it holds no share, and plans again with
+    // the two nodes that kept theirs.
     let replaced = (0..3)
-        .max_by_key(|&i| cluster.nodes[i].id.clone())
+        .min_by_key(|&i| cluster.nodes[i].id.clone())
         .expect("a node");
     let others: Vec<usize> = (0..3).filter(|&i| i != replaced).collect();
 
@@ -328,6 +329,15 @@ async fn replacing_a_node_whose_store_was_lost_gives_it_a_share_that_signs() {
     assert!(cluster.nodes[replaced]
         .log()
         .contains("reshare committed: new share is current"));
+    let replanned = (0..3).any(|i| {
+        cluster.nodes[i]
+            .log()
+            .contains("a dealer holds no share of the key; planning without it")
+    });
+    assert!(
+        replanned,
+        "the coordinator never had to plan without the replaced node"
+    );
 
     // The replaced node is needed now: sign without one of the nodes that kept their shares.
     cluster.must_stop(others[0]).await;

@@ -143,6 +143,9 @@ pub struct Failure {
     pub code: String,
     /// What went wrong, for people; never contains secrets.
     pub reason: String,
+    /// The participant that reported the failure, when a coordinator relays one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl Failure {
@@ -151,6 +154,7 @@ impl Failure {
         Self {
             code: code.as_str().to_owned(),
             reason: reason.into(),
+            node: None,
         }
     }
 

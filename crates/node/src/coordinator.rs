@@ -115,6 +115,7 @@ pub async fn run_session(
                     return Err(Failure {
                         code: failure.code,
                         reason: format!("node {}: {}", opened.header.from, failure.reason),
+                        node: Some(opened.header.from.clone()),
                     })
                 }
             }

@@ -119,6 +119,13 @@ struct Plan {
     new_info: KeyInfo,
 }
 
+/// The dealer of `plan` that reported holding no share of the key, if that is why it failed.
+fn shareless_dealer(failure: &Failure, plan: &Plan) -> Option<String> {
+    let node = failure.node.as_ref()?;
+    (failure.error_code() == ErrorCode::KeyNotFound && plan.dealers.contains(node))
+        .then(|| node.clone())
+}
+
 /// Picks the dealing quorum: exactly `t_old` ready holders of the current key, members that
 /// leave the committee first (so the commit reaches them), each group in committee order.
 fn plan(
@@ -126,6 +133,7 @@ fn plan(
     committee: Vec<String>,
     new_threshold: u16,
     ready: &BTreeSet<String>,
+    shareless: &BTreeSet<String>,
 ) -> Result<Plan, Failure> {
     let not_ready: Vec<&str> = committee
         .iter()
@@ -145,7 +153,7 @@ fn plan(
     let ready_holders = info
         .participant_peer_ids
         .iter()
-        .filter(|p| ready.contains(*p));
+        .filter(|p| ready.contains(*p) && !shareless.contains(*p));
     let (leaving, staying): (Vec<&String>, Vec<&String>) =
         ready_holders.partition(|p| !committee.contains(p));
     let dealers: Vec<String> = leaving
@@ -196,25 +204,40 @@ async fn result(
         .ok_or_else(|| not_a_holder(ctx, request))?;
     let (committee, threshold) = super::new_committee(ctx, request)?;
     let ready = ready_nodes(ctx).await?;
-    let plan = plan(&info, committee, threshold.signers(), &ready)?;
-
-    let mut start = Start::new(
-        Operation::Reshare,
-        plan.participants.clone(),
-        payload.to_vec(),
-    );
-    start.dealers = plan.dealers.clone();
-    start.old_key = Some(old_key::describe(
-        &ctx.store,
-        request.key_type,
-        wallet,
-        &info,
-    )?);
-    if request.key_type == KeyType::Secp256k1 {
-        start.aux_run = Some(aux::run_for(ctx, &plan.committee).await?);
-    }
-    let nonce = start.nonce.clone();
-    let outputs = run_session(ctx, start, ctx.deadlines.keygen + Duration::from_secs(5)).await?;
+    let mut shareless = BTreeSet::new();
+    let old_key = old_key::describe(&ctx.store, request.key_type, wallet, &info)?;
+    // A holder listed in the keyinfo may have lost its store (it answers that it has no share):
+    // plan again without it, at most once per dealer.
+    let (plan, nonce, outputs) = loop {
+        let plan = plan(
+            &info,
+            committee.clone(),
+            threshold.signers(),
+            &ready,
+            &shareless,
+        )?;
+        let mut start = Start::new(
+            Operation::Reshare,
+            plan.participants.clone(),
+            payload.to_vec(),
+        );
+        start.dealers = plan.dealers.clone();
+        start.old_key = Some(old_key.clone());
+        if request.key_type == KeyType::Secp256k1 {
+            start.aux_run = Some(aux::run_for(ctx, &plan.committee).await?);
+        }
+        let nonce = start.nonce.clone();
+        match run_session(ctx, start, ctx.deadlines.keygen + Duration::from_secs(5)).await {
+            Ok(outputs) => break (plan, nonce, outputs),
+            Err(failure) => match shareless_dealer(&failure, &plan) {
+                Some(node) => {
+                    tracing::warn!(%node, "a dealer holds no share of the key; planning without it");
+                    shareless.insert(node);
+                }
+                None => return Err(failure),
+            },
+        }
+    };
     let public_key = agreed_public_key(&outputs)?;
 
     let mut commit = Start::new(
@@ -332,6 +355,7 @@ mod tests {
             ids(&["a", "b", "c"]),
             2,
             &ready(&["a", "b", "c"]),
+            &BTreeSet::new(),
         )
         .expect("plan");
         assert_eq!(plan.dealers, ids(&["a", "b"]));
@@ -346,6 +370,7 @@ mod tests {
             ids(&["a", "b"]),
             2,
             &ready(&["a", "b", "c"]),
+            &BTreeSet::new(),
         )
         .expect("plan");
         assert_eq!(plan.dealers, ids(&["c", "a"]));
@@ -360,6 +385,7 @@ mod tests {
             ids(&["a", "b", "c"]),
             2,
             &ready(&["a", "b"]),
+            &BTreeSet::new(),
         )
         .expect_err("refused");
         assert_eq!(failure.error_code(), ErrorCode::ClusterNotReady);
@@ -373,6 +399,7 @@ mod tests {
             ids(&["a", "b", "c"]),
             2,
             &ready(&["a", "b", "c"]),
+            &BTreeSet::new(),
         )
         .expect("plan");
         assert_eq!(plan.dealers, ids(&["a", "b"]));
@@ -393,5 +420,47 @@ mod tests {
         assert!(agreed_public_key(&[a.clone(), a.clone()]).is_ok());
         assert!(agreed_public_key(&[a, b]).is_err());
         assert!(agreed_public_key(&[]).is_err());
+    }
+
+    #[test]
+    fn a_dealer_without_a_share_is_planned_around() {
+        let all = ready(&["a", "b", "c"]);
+        let first = plan(
+            &info(&["a", "b", "c"], 2),
+            ids(&["a", "b", "c"]),
+            2,
+            &all,
+            &BTreeSet::new(),
+        )
+        .unwrap();
+        assert_eq!(first.dealers, ids(&["a", "b"]));
+        let failure = Failure {
+            node: Some("a".into()),
+            ..Failure::new(
+                ErrorCode::KeyNotFound,
+                "named as a dealer but holds no share",
+            )
+        };
+        let shareless = shareless_dealer(&failure, &first).unwrap();
+        let again = plan(
+            &info(&["a", "b", "c"], 2),
+            ids(&["a", "b", "c"]),
+            2,
+            &all,
+            &BTreeSet::from([shareless]),
+        )
+        .unwrap();
+        assert_eq!(again.dealers, ids(&["b", "c"]));
+        // Other failures, or failures of non-dealers, are final.
+        let timeout = Failure {
+            node: Some("a".into()),
+            ..Failure::new(ErrorCode::SessionTimeout, "late")
+        };
+        assert_eq!(shareless_dealer(&timeout, &first), None);
+        let member = Failure {
+            node: Some("c".into()),
+            ..Failure::new(ErrorCode::KeyNotFound, "x")
+        };
+        assert_eq!(shareless_dealer(&member, &first), None);
     }
 }
