@@ -29,8 +29,9 @@ pub enum Operation {
     ReshareCommit,
 }
 
-/// A coordinator's order to run a session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A coordinator's order to run a session. `Debug` leaves out the client's request (it holds
+/// the message to sign).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Start {
     /// What to run.
     pub operation: Operation,
@@ -56,6 +57,20 @@ pub struct Start {
     /// new member without a share of it can take part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_key: Option<OldKey>,
+}
+
+impl std::fmt::Debug for Start {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Start")
+            .field("operation", &self.operation)
+            .field("nonce", &self.nonce)
+            .field("participants", &self.participants)
+            .field("request", &format_args!("<{} bytes>", self.request.len()))
+            .field("aux_run", &self.aux_run)
+            .field("dealers", &self.dealers)
+            .field("commit_of", &self.commit_of)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The public description of the key a reshare starts from, for new members that hold no share
@@ -232,6 +247,21 @@ mod tests {
         });
         let json = serde_json::to_vec(&start).unwrap();
         assert_eq!(serde_json::from_slice::<Start>(&json).unwrap(), start);
+    }
+
+    #[test]
+    fn debug_output_leaves_out_the_clients_message() {
+        let start = Start::new(
+            Operation::Sign,
+            vec!["a".into()],
+            b"secret transfer to mallory".to_vec(),
+        );
+        let text = format!("{start:?}");
+        assert!(
+            !text.contains("mallory") && !text.contains("115, 101"),
+            "{text}"
+        );
+        assert!(text.contains("<26 bytes>"), "{text}");
     }
 
     #[test]
