@@ -51,13 +51,23 @@ pub struct Header {
     pub to: String,
 }
 
-/// A decrypted, verified envelope.
-#[derive(Debug, PartialEq, Eq)]
+/// A decrypted, verified envelope. `Debug` shows the header and only the payload's length: a
+/// payload can carry a secret share.
+#[derive(PartialEq, Eq)]
 pub struct Opened {
     /// The authenticated header.
     pub header: Header,
     /// The decrypted payload.
     pub payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("header", &self.header)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .finish()
+    }
 }
 
 /// Why an envelope was rejected. Rejections are logged and counted by the caller, never answered.
@@ -301,6 +311,17 @@ mod tests {
         assert_eq!(
             open(&rings[2], &wire),
             Err(EnvelopeError::NotForUs { to: "b".into() })
+        );
+    }
+
+    #[test]
+    fn debug_output_of_an_opened_envelope_hides_the_payload() {
+        let rings = must_ring(&["a", "b"]);
+        let wire = seal(&rings[0], &header("a", "b"), b"share bytes").unwrap();
+        let text = format!("{:?}", open(&rings[1], &wire).unwrap());
+        assert!(
+            text.contains("<11 bytes>") && !text.contains("115, 104"),
+            "{text}"
         );
     }
 
