@@ -10,9 +10,6 @@ use crate::control::{Failure, Output};
 use crate::registry::KeyInfo;
 use crate::store::{self, Batch, Store};
 
-/// Keyinfo as stored locally (same JSON shape as the registry's).
-pub type StoredKeyInfo = KeyInfo;
-
 /// The store's name for a key type.
 pub fn store_key_type(key_type: KeyType) -> store::KeyType {
     match key_type {

@@ -21,7 +21,7 @@ use crate::context::NodeContext;
 use crate::control::{self, Failure, Operation, Outcome, Output, Start};
 use crate::coordinator;
 use crate::cpu::{run_protocol, RunError};
-use crate::keys::{self, CommitteeIndices, StoredKeyInfo};
+use crate::keys::{self, CommitteeIndices};
 use crate::session::router::{RegisterError, SessionInbox};
 use crate::session::wire::{self, channel_of, OUTCOME};
 use crate::transport::bus::Bus;
@@ -240,7 +240,7 @@ async fn keygen(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure>
     let ecdsa_share = KeyShare::from_parts(ecdsa_share, aux)
         .map_err(|e| engine_failure(ErrorCode::KeyGeneration, &parts, e))?;
 
-    let info = StoredKeyInfo {
+    let info = crate::registry::KeyInfo {
         participant_peer_ids: ctx.node_ids.clone(),
         threshold: u32::from(threshold.signers()),
         version: 1,

@@ -64,7 +64,6 @@ fn must_filled_store(path: &Path) -> Store {
     store
         .push_presignature("wallet-1", b"presignature 2")
         .unwrap();
-    store.put_result("request-1", b"result bytes").unwrap();
     store
 }
 
@@ -122,10 +121,6 @@ fn a_recovered_store_holds_every_record_but_no_presignature() {
         b"aux bytes"
     );
     assert_eq!(restored.take_primes().unwrap().unwrap().expose(), b"primes");
-    assert_eq!(
-        restored.result("request-1").unwrap().unwrap(),
-        b"result bytes"
-    );
 }
 
 #[test]

@@ -47,7 +47,6 @@ fn reopening_with_the_right_password_reads_everything_back() {
         store.put_aux("aux_info", b"aux").unwrap();
         store.push_primes(b"primes-0").unwrap();
         store.push_presignature("ecdsa:w1", b"presig-0").unwrap();
-        assert!(store.put_result("req-1", b"result-1").unwrap());
     }
     let store = must_open(&path, "correct horse");
     assert_eq!(
@@ -101,10 +100,6 @@ fn reopening_with_the_right_password_reads_everything_back() {
             .unwrap()
             .expose(),
         b"presig-0"
-    );
-    assert_eq!(
-        store.result("req-1").unwrap().unwrap(),
-        b"result-1".to_vec()
     );
 }
 
@@ -330,23 +325,6 @@ fn a_batch_writes_share_and_keyinfo_together_or_not_at_all() {
     assert_eq!(
         store.keyinfo(KeyType::Ecdsa, "w").unwrap().unwrap(),
         b"v1".to_vec()
-    );
-}
-
-#[test]
-fn the_first_cached_result_wins_and_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    {
-        let store = must_open(&path, "pw");
-        assert!(store.put_result("sign:tx-1", b"sig-A").unwrap());
-        assert!(!store.put_result("sign:tx-1", b"sig-B").unwrap());
-        assert!(store.result("sign:tx-2").unwrap().is_none());
-    }
-    let store = must_open(&path, "pw");
-    assert_eq!(
-        store.result("sign:tx-1").unwrap().unwrap(),
-        b"sig-A".to_vec()
     );
 }
 

@@ -13,8 +13,6 @@ use super::tables::{self, KeyType, Table};
 pub(crate) enum OnConflict {
     /// Replace it.
     Overwrite,
-    /// Leave it and drop the new value (first writer wins).
-    KeepExisting,
     /// Fail the whole batch with [`StoreError::ShareVersionExists`].
     Fail,
 }
@@ -161,17 +159,6 @@ impl Batch {
         )
     }
 
-    /// Caches a request's result unless one is cached already (first writer wins).
-    pub fn put_result(&mut self, request_key: &str, result: &[u8]) -> &mut Self {
-        self.put(
-            Table::Results,
-            request_key.as_bytes().to_vec(),
-            result_label(request_key),
-            result,
-            OnConflict::KeepExisting,
-        )
-    }
-
     /// Appends a set of primes to the primes pool.
     pub fn push_primes(&mut self, primes: &[u8]) -> &mut Self {
         self.ops.push(Op::Push {
@@ -214,9 +201,4 @@ pub(crate) fn keyinfo_label(key_type: KeyType, wallet_id: &str) -> String {
 /// Words for an aux record in errors.
 pub(crate) fn aux_label(name: &str) -> String {
     format!("aux {name:?}")
-}
-
-/// Words for a cached result in errors.
-pub(crate) fn result_label(request_key: &str) -> String {
-    format!("result of request {request_key:?}")
 }

@@ -9,7 +9,9 @@
 //!   [`Store::take_primes`]);
 //! * presignature pools: [`Store::take_presignature`] reads and deletes in one write
 //!   transaction, so a presignature can never be handed out twice, even across restarts;
-//! * the result cache for exactly-once replies ([`Store::put_result`], first writer wins).
+//! * a `results` table, kept in the format for stores and backups written by earlier builds;
+//!   the node's result cache lives in the shared registry (`mpc_results/`), so any node can answer
+//!   a repeated request.
 //!
 //! For backups, [`Store::snapshot`] reads every record as stored from one read transaction and
 //! [`Store::restore_snapshot`] writes such a snapshot into a new store file.
@@ -174,13 +176,10 @@ impl Store {
                 on_conflict,
             } => {
                 let mut t = txn.open_table(table.def()).map_err(storage)?;
-                if on_conflict != OnConflict::Overwrite
+                if on_conflict == OnConflict::Fail
                     && t.get(key.as_slice()).map_err(storage)?.is_some()
                 {
-                    return match on_conflict {
-                        OnConflict::Fail => Err(StoreError::ShareVersionExists { record: label }),
-                        _ => Ok(()),
-                    };
+                    return Err(StoreError::ShareVersionExists { record: label });
                 }
                 let sealed = self.seal(table, &key, &value)?;
                 t.insert(key.as_slice(), sealed.as_slice())
@@ -368,33 +367,6 @@ impl Store {
             names.push(name.to_owned());
         }
         Ok(names)
-    }
-
-    /// Caches the result of a request unless one is cached already; returns whether this call
-    /// stored it. A repeated request then gets the first result back, across restarts.
-    pub fn put_result(&self, request_key: &str, result: &[u8]) -> Result<bool, StoreError> {
-        let txn = begin_durable_write(&self.inner.db)?;
-        let stored = {
-            let mut t = txn.open_table(Table::Results.def()).map_err(storage)?;
-            if t.get(request_key.as_bytes()).map_err(storage)?.is_some() {
-                false
-            } else {
-                let sealed = self.seal(Table::Results, request_key.as_bytes(), result)?;
-                t.insert(request_key.as_bytes(), sealed.as_slice())
-                    .map_err(storage)?;
-                true
-            }
-        };
-        txn.commit().map_err(storage)?;
-        Ok(stored)
-    }
-
-    /// The cached result of a request, if any.
-    pub fn result(&self, request_key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(Table::Results, request_key.as_bytes(), || {
-            batch::result_label(request_key)
-        })
-        .map(|v| v.map(|plaintext| plaintext.to_vec()))
     }
 
     /// Every record as stored (sealed), from one read transaction, for backups.
