@@ -178,7 +178,7 @@ pub struct VerifyBackupArgs {
     pub password_file: Option<PathBuf>,
 }
 
-impl From<AlgorithmArg> for mpcium_node::identity::InitiatorAlgorithm {
+impl From<AlgorithmArg> for mpcium_state::identity::InitiatorAlgorithm {
     fn from(a: AlgorithmArg) -> Self {
         match a {
             AlgorithmArg::Ed25519 => Self::Ed25519,

@@ -1,7 +1,7 @@
 //! The CLI's error type: library errors passed through, plus the CLI's own.
 
-use mpcium_node::config::ConfigError;
-use mpcium_node::identity::{AgeError, FileError, IdentityError, PeersError};
+use mpcium_state::config::ConfigError;
+use mpcium_state::identity::{AgeError, FileError, IdentityError, PeersError};
 
 use crate::passphrase::PassphraseError;
 

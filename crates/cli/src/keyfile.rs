@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mpcium_node::identity::files::{self, Overwrite};
-use mpcium_node::identity::{age_file, SecretText};
+use mpcium_state::identity::files::{self, Overwrite};
+use mpcium_state::identity::{age_file, SecretText};
 use zeroize::Zeroizing;
 
 use crate::args::KeyOutputArgs;

@@ -3,7 +3,7 @@
 //! Files are byte-compatible with the Go reference's `mpcium-cli`; where the seed deployment
 //! guide differs (array-form `peers.json`, `initiator_*` file names, identities shared between
 //! sibling node directories) the guide wins and the reference's forms are still accepted as
-//! input. Backups are this implementation's own format (see `mpcium_node::backup`); the
+//! input. Backups are this implementation's own format (see `mpcium_state::backup`); the
 //! reference's `backup-*.enc` files are not read.
 //!
 //! Passphrases for `--encrypt` come from `--password-file`, else one line of stdin when stdin is

@@ -5,8 +5,8 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use mpcium_node::identity::files;
-use mpcium_node::identity::{check_passphrase_strength, SecretText, WeakPassphrase};
+use mpcium_state::identity::files;
+use mpcium_state::identity::{check_passphrase_strength, SecretText, WeakPassphrase};
 use zeroize::Zeroizing;
 
 /// Test-only: log2 of the scrypt work factor used when encrypting.

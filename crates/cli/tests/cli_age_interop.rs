@@ -33,7 +33,7 @@ fn key_encrypted_by_the_cli_decrypts_with_go_age() {
     );
     assert!(run.ok, "age -d failed: {}", run.stdout);
     let plain = std::fs::read_to_string(dir.path().join("plain.key")).unwrap();
-    let key = mpcium_node::identity::NodeSigningKey::from_key_text(plain.as_bytes()).unwrap();
+    let key = mpcium_state::identity::NodeSigningKey::from_key_text(plain.as_bytes()).unwrap();
     let identity = must_json(&dir.path().join("identity/node0_identity.json"));
     assert_eq!(identity["public_key"], key.public_key_hex());
 }
@@ -44,7 +44,7 @@ fn key_encrypted_by_go_age_loads_in_the_node_library() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let key = mpcium_node::identity::NodeSigningKey::generate();
+    let key = mpcium_state::identity::NodeSigningKey::generate();
     std::fs::write(
         dir.path().join("node0_private.key"),
         key.to_key_text().as_bytes(),
@@ -58,8 +58,8 @@ fn key_encrypted_by_go_age_loads_in_the_node_library() {
     );
     assert!(run.ok, "age -p failed: {}", run.stdout);
     std::fs::remove_file(dir.path().join("node0_private.key")).unwrap();
-    let pass = mpcium_node::identity::SecretText::new(PASSPHRASE.to_owned());
+    let pass = mpcium_state::identity::SecretText::new(PASSPHRASE.to_owned());
     let loaded =
-        mpcium_node::identity::load_node_signing_key(dir.path(), "node0", Some(&pass)).unwrap();
+        mpcium_state::identity::load_node_signing_key(dir.path(), "node0", Some(&pass)).unwrap();
     assert_eq!(loaded.public_key_hex(), key.public_key_hex());
 }

@@ -8,8 +8,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mpcium_node::backup::{self, BackupOutcome, BackupSettings};
-use mpcium_node::store::{KdfParams, KeyType, SecretPassword, Store, StoreOptions};
+use mpcium_state::backup::{self, BackupOutcome, BackupSettings};
+use mpcium_state::store::{KdfParams, KeyType, SecretPassword, Store, StoreOptions};
 use support::*;
 
 const PASSWORD: &str = "cli backup test password";

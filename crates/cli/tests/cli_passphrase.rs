@@ -68,8 +68,8 @@ fn password_file_is_read_with_its_trailing_newline_removed() {
         ],
         None,
     );
-    let pass = mpcium_node::identity::SecretText::new(PASSPHRASE.to_owned());
-    let key = mpcium_node::identity::load_node_signing_key(
+    let pass = mpcium_state::identity::SecretText::new(PASSPHRASE.to_owned());
+    let key = mpcium_state::identity::load_node_signing_key(
         &dir.path().join("identity"),
         "node1",
         Some(&pass),
@@ -85,8 +85,8 @@ fn wrong_passphrase_fails_to_load_the_key_with_a_clear_error() {
         &["generate-identity", "--node", "node0", "--encrypt"],
         Some(PASSPHRASE),
     );
-    let wrong = mpcium_node::identity::SecretText::new("not-the-right-one!".to_owned());
-    let err = mpcium_node::identity::load_node_signing_key(
+    let wrong = mpcium_state::identity::SecretText::new("not-the-right-one!".to_owned());
+    let err = mpcium_state::identity::load_node_signing_key(
         &dir.path().join("identity"),
         "node0",
         Some(&wrong),
@@ -128,8 +128,8 @@ fn terminal_prompt_with_matching_entries_encrypts_the_key() {
     );
     assert!(run.ok, "{}", run.stdout);
     must_be_private_file(&dir.path().join("identity/node2_private.key.age"));
-    let pass = mpcium_node::identity::SecretText::new(PASSPHRASE.to_owned());
-    let key = mpcium_node::identity::load_node_signing_key(
+    let pass = mpcium_state::identity::SecretText::new(PASSPHRASE.to_owned());
+    let key = mpcium_state::identity::load_node_signing_key(
         &dir.path().join("identity"),
         "node2",
         Some(&pass),

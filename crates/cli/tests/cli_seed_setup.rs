@@ -116,13 +116,13 @@ fn shared_identity_files_are_identical_copies_matching_peers_json() {
 fn node_directories_load_with_the_node_library() {
     let dir = tempfile::tempdir().unwrap();
     must_run_seed_steps(dir.path());
-    let peers = mpcium_node::identity::Peers::load(&dir.path().join("peers.json")).unwrap();
-    let pass = mpcium_node::identity::SecretText::new(PASSPHRASE.to_owned());
+    let peers = mpcium_state::identity::Peers::load(&dir.path().join("peers.json")).unwrap();
+    let pass = mpcium_state::identity::SecretText::new(PASSPHRASE.to_owned());
     for node in ["node0", "node1", "node2"] {
         let node_dir = dir.path().join("identity").join(node);
-        let identities = mpcium_node::identity::load_peer_identities(&node_dir, &peers).unwrap();
+        let identities = mpcium_state::identity::load_peer_identities(&node_dir, &peers).unwrap();
         let key =
-            mpcium_node::identity::load_node_signing_key(&node_dir, node, Some(&pass)).unwrap();
+            mpcium_state::identity::load_node_signing_key(&node_dir, node, Some(&pass)).unwrap();
         let mine = identities.iter().find(|i| i.node_name == node).unwrap();
         assert_eq!(mine.public_key, key.public_key_hex());
     }

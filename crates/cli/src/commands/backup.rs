@@ -6,9 +6,9 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use mpcium_node::backup::{self, files, BackupError, Replace};
-use mpcium_node::identity::{files as identity_files, SecretText};
-use mpcium_node::store::SecretPassword;
+use mpcium_state::backup::{self, files, BackupError, Replace};
+use mpcium_state::identity::{files as identity_files, SecretText};
+use mpcium_state::store::SecretPassword;
 use zeroize::Zeroizing;
 
 use crate::args::{RecoverArgs, VerifyBackupArgs};

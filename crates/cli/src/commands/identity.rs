@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use mpcium_node::identity::files::{self, Overwrite};
-use mpcium_node::identity::node::{identity_file_name, private_key_file_name};
-use mpcium_node::identity::{NodeIdentity, NodeSigningKey, Peer, Peers};
+use mpcium_state::identity::files::{self, Overwrite};
+use mpcium_state::identity::node::{identity_file_name, private_key_file_name};
+use mpcium_state::identity::{NodeIdentity, NodeSigningKey, Peer, Peers};
 
 use crate::args::GenerateIdentityArgs;
 use crate::error::CliError;

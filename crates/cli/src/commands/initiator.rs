@@ -1,11 +1,11 @@
 //! `generate-initiator` and `generate-authorizer`: key pairs for the event initiator and for
 //! request authorizers. The public key is printed; the private key never is.
 
-use mpcium_node::identity::initiator::{
+use mpcium_state::identity::initiator::{
     authorizer_file_names, initiator_file_names, AuthorizerIdentity, InitiatorIdentity, Provenance,
 };
-use mpcium_node::identity::peers::{is_token, MAX_NAME_LEN};
-use mpcium_node::identity::InitiatorSigningKey;
+use mpcium_state::identity::peers::{is_token, MAX_NAME_LEN};
+use mpcium_state::identity::InitiatorSigningKey;
 
 use crate::args::{GenerateAuthorizerArgs, GenerateInitiatorArgs, KeyOutputArgs};
 use crate::error::CliError;
@@ -89,7 +89,7 @@ fn check_name(flag: &str, name: &str) -> Result<(), CliError> {
 fn prepare(
     paths: &KeyPairPaths,
     opts: &KeyOutputArgs,
-    algorithm: mpcium_node::identity::InitiatorAlgorithm,
+    algorithm: mpcium_state::identity::InitiatorAlgorithm,
 ) -> Result<(InitiatorSigningKey, String, Provenance), CliError> {
     if let Some(dir) = paths
         .identity

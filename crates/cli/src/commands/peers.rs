@@ -1,10 +1,10 @@
 //! `generate-peers` and `register-peers`.
 
-use mpcium_node::config::{Config, RegistryKind};
-use mpcium_node::identity::peers::MAX_PEERS;
-use mpcium_node::identity::Peers;
-use mpcium_node::registry::{PeerRegistration, Registry};
-use mpcium_node::runtime::{connect_nats, open_registry};
+use mpcium_state::config::{Config, RegistryKind};
+use mpcium_state::connect::{connect_nats, open_registry};
+use mpcium_state::identity::peers::MAX_PEERS;
+use mpcium_state::identity::Peers;
+use mpcium_state::registry::{PeerRegistration, Registry};
 
 use crate::args::{GeneratePeersArgs, RegisterPeersArgs};
 use crate::error::CliError;
@@ -35,7 +35,7 @@ pub fn register(args: &RegisterPeersArgs) -> Result<(), CliError> {
     loaded
         .config
         .validate_for_cli()
-        .map_err(mpcium_node::config::ConfigError::from)?;
+        .map_err(mpcium_state::config::ConfigError::from)?;
     if let Some(env) = args.environment.as_deref() {
         if env != "production" && env != "development" {
             return Err(CliError::Usage(format!(

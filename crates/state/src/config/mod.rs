@@ -21,7 +21,7 @@ use crate::identity::files::{self, FileError};
 use crate::identity::SecretText;
 
 pub use startup::{load_node_inputs, NodeInputs, StartError, StartOptions};
-pub use validate::{Environment, Issue, NodeSettings, ValidationError};
+pub use validate::{Deadlines, Environment, Issue, NodeSettings, ValidationError};
 
 /// The whole `config.yaml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +65,14 @@ pub struct Config {
     /// Seconds a share superseded by a reshare is kept (for a node that left the committee: until
     /// it holds nothing usable) before it is wiped; ≤0 wipes at once (default 3600).
     pub reshare_grace_seconds: i64,
+    /// Seconds a keygen (both keys) may take from start to outcome (default 60).
+    pub keygen_timeout_seconds: i64,
+    /// Seconds one signature may take from start to outcome (default 60).
+    pub signing_timeout_seconds: i64,
+    /// Seconds a reshare of one key may take from start to outcome (default 60).
+    pub reshare_timeout_seconds: i64,
+    /// Seconds an aux-info generation for a node set may take (default 600).
+    pub aux_info_timeout_seconds: i64,
     /// HTTP health endpoint.
     pub healthcheck: HealthcheckConfig,
     /// Extra authorizer signatures on requests.
@@ -92,6 +100,10 @@ impl Default for Config {
             max_concurrent_signing: 20,
             require_extended_requests: false,
             reshare_grace_seconds: 3600,
+            keygen_timeout_seconds: Deadlines::DEFAULT.keygen.as_secs() as i64,
+            signing_timeout_seconds: Deadlines::DEFAULT.signing.as_secs() as i64,
+            reshare_timeout_seconds: Deadlines::DEFAULT.reshare.as_secs() as i64,
+            aux_info_timeout_seconds: Deadlines::DEFAULT.aux_info.as_secs() as i64,
             healthcheck: HealthcheckConfig::default(),
             authorization: AuthorizationConfig::default(),
         }

@@ -6,9 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use mpcium_node::backup::{self, files, BackupError, BackupOutcome, BackupSettings, Replace};
-use mpcium_node::store::{KdfParams, KeyType, SecretPassword, Store, StoreOptions};
-use tokio_util::sync::CancellationToken;
+use mpcium_state::backup::{self, files, BackupError, BackupOutcome, BackupSettings, Replace};
+use mpcium_state::store::{KdfParams, KeyType, SecretPassword, Store, StoreOptions};
 
 const PASSWORD: &str = "db password for backup tests";
 
@@ -237,21 +236,4 @@ fn recover_into_an_empty_directory_puts_the_store_there_and_refuses_a_full_one()
         "{err}"
     );
     assert!(full.join("x").exists());
-}
-
-#[tokio::test]
-async fn the_periodic_task_backs_up_at_start_and_stops_on_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = must_filled_store(&dir.path().join("db"));
-    let backups = dir.path().join("backups");
-    let shutdown = CancellationToken::new();
-    shutdown.cancel();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        backup::run_periodic(store, settings(&backups, "node0", 24), shutdown),
-    )
-    .await
-    .unwrap();
-    let file = files::newest(&backups, Some("node0")).unwrap();
-    assert!(backup::verify(&file, &password()).is_ok());
 }

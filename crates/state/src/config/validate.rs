@@ -2,6 +2,7 @@
 //! problem found is reported at once, each naming the key, what is wrong and what to do.
 
 use std::path::Path;
+use std::time::Duration;
 
 use std::collections::BTreeMap;
 
@@ -71,6 +72,42 @@ pub struct NodeSettings {
     pub max_concurrent_signing: usize,
     /// Refuse reference-form signing requests (whose signature does not cover the path).
     pub require_extended_requests: bool,
+    /// How long each kind of session may take.
+    pub deadlines: Deadlines,
+}
+
+/// How long each kind of session may take on a participant, from its start to its outcome. The
+/// coordinator waits a little longer ([`Deadlines::COORDINATOR_SLACK`]) so a participant's own
+/// timeout report arrives before the coordinator gives up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Keygen of both keys (`keygen_timeout_seconds`).
+    pub keygen: Duration,
+    /// One signature (`signing_timeout_seconds`).
+    pub signing: Duration,
+    /// Resharing one key (`reshare_timeout_seconds`).
+    pub reshare: Duration,
+    /// Aux info for a node set (`aux_info_timeout_seconds`).
+    pub aux_info: Duration,
+}
+
+impl Deadlines {
+    /// The documented defaults: 60 s for keygen, signing and resharing, 600 s for aux info.
+    pub const DEFAULT: Deadlines = Deadlines {
+        keygen: Duration::from_secs(60),
+        signing: Duration::from_secs(60),
+        reshare: Duration::from_secs(60),
+        aux_info: Duration::from_secs(600),
+    };
+
+    /// How much longer than a participant the coordinator waits for outcomes.
+    pub const COORDINATOR_SLACK: Duration = Duration::from_secs(5);
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 #[derive(Default)]
@@ -142,6 +179,29 @@ impl Config {
             self.max_concurrent_signing,
             &mut issues,
         );
+        let seconds = |key: &str, value: i64, issues: &mut Issues| {
+            check_positive(key, value, issues).map(|s| Duration::from_secs(s as u64))
+        };
+        let keygen = seconds(
+            "keygen_timeout_seconds",
+            self.keygen_timeout_seconds,
+            &mut issues,
+        );
+        let signing = seconds(
+            "signing_timeout_seconds",
+            self.signing_timeout_seconds,
+            &mut issues,
+        );
+        let reshare = seconds(
+            "reshare_timeout_seconds",
+            self.reshare_timeout_seconds,
+            &mut issues,
+        );
+        let aux_info = seconds(
+            "aux_info_timeout_seconds",
+            self.aux_info_timeout_seconds,
+            &mut issues,
+        );
         let settings = (|| {
             Some(NodeSettings {
                 environment: environment?,
@@ -152,6 +212,12 @@ impl Config {
                 max_concurrent_keygen: max_concurrent_keygen?,
                 max_concurrent_signing: max_concurrent_signing?,
                 require_extended_requests: self.require_extended_requests,
+                deadlines: Deadlines {
+                    keygen: keygen?,
+                    signing: signing?,
+                    reshare: reshare?,
+                    aux_info: aux_info?,
+                },
             })
         })();
         issues.finish(settings)
@@ -396,6 +462,21 @@ mod tests {
         assert_eq!(s.environment, Environment::Production);
         assert_eq!(s.chain_code, [0xab; 32]);
         assert_eq!(s.max_concurrent_signing, 20);
+        assert_eq!(s.deadlines, Deadlines::DEFAULT);
+    }
+
+    #[test]
+    fn session_deadlines_come_from_config_and_must_be_positive() {
+        let s = must_config("signing_timeout_seconds: 7\naux_info_timeout_seconds: 30\n")
+            .validate_for_node(3)
+            .unwrap();
+        assert_eq!(s.deadlines.signing, Duration::from_secs(7));
+        assert_eq!(s.deadlines.aux_info, Duration::from_secs(30));
+        assert_eq!(s.deadlines.keygen, Deadlines::DEFAULT.keygen);
+        let error = must_config("keygen_timeout_seconds: 0\n")
+            .validate_for_node(3)
+            .unwrap_err();
+        assert!(error.issue("keygen_timeout_seconds").is_some(), "{error}");
     }
 
     #[test]

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use mpcium_node::registry::{
+use mpcium_state::registry::{
     AnyRegistry, ConsulRegistry, ConsulSettings, KeyInfo, NatsKvRegistry, NatsKvSettings,
     PeerRegistration, Registry, RegistryError,
 };
-use mpcium_node::store::KeyType;
+use mpcium_state::store::KeyType;
 use mpcium_testkit::{FakeConsul, NatsServer};
 
 /// Keeps the backing server alive for the test.

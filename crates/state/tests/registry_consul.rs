@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mpcium_node::registry::{
+use mpcium_state::registry::{
     ConsulRegistry, ConsulSettings, Registry, RegistryError, RegistryErrorKind,
 };
 use mpcium_testkit::{FakeConsul, FakeConsulAuth};

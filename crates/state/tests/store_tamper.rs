@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mpcium_node::store::{KdfParams, KeyType, SecretPassword, Store, StoreError, StoreOptions};
+use mpcium_state::store::{KdfParams, KeyType, SecretPassword, Store, StoreError, StoreOptions};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 const SHARES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shares");

@@ -15,7 +15,7 @@
 //! extension (it would need the database password too, to check the records on restore).
 //!
 //! # Files and schedule
-//! [`run_periodic`] takes a backup at start and then every `backup_period_seconds`, skips it when
+//! The node takes a backup at start and then every `backup_period_seconds` ([`backup_now`]), skips it when
 //! the record stream's digest equals the newest backup's, writes the file atomically (see
 //! [`files`]) and keeps the newest `backup_retention` files of this node.
 //!
@@ -31,10 +31,7 @@ pub mod format;
 mod restore;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::store::{KdfParams, SecretPassword, Store};
@@ -136,41 +133,4 @@ fn newest_if_unchanged(settings: &BackupSettings, digest: &str) -> Option<PathBu
     let newest = files::newest(&settings.dir, Some(&settings.node_name)).ok()?;
     let header = files::read_header(&newest).ok()?;
     (header.plaintext_sha256 == digest).then_some(newest)
-}
-
-/// Backs `store` up at once and then every `settings.period` until `shutdown` is cancelled.
-/// Failures are logged and retried at the next period. Cancel safety: cancelling (or dropping
-/// the future) during a run lets the blocking write finish in the background; a backup file is
-/// either complete or absent.
-pub async fn run_periodic(store: Store, settings: BackupSettings, shutdown: CancellationToken) {
-    let settings = Arc::new(settings);
-    loop {
-        let (task_store, task_settings) = (store.clone(), settings.clone());
-        match tokio::task::spawn_blocking(move || backup_now(&task_store, &task_settings)).await {
-            Ok(Ok(BackupOutcome::Written {
-                path,
-                records,
-                pruned,
-            })) => {
-                crate::metrics::backup_succeeded(std::time::SystemTime::now());
-                tracing::info!(
-                    file = %path.display(),
-                    records,
-                    pruned = pruned.len(),
-                    "backup written"
-                )
-            }
-            Ok(Ok(BackupOutcome::Unchanged { newest })) => {
-                // The newest backup still holds everything: it is as good as a fresh one.
-                crate::metrics::backup_succeeded(std::time::SystemTime::now());
-                tracing::debug!(newest = %newest.display(), "store unchanged; backup skipped")
-            }
-            Ok(Err(error)) => tracing::error!(%error, "backup failed; retrying next period"),
-            Err(error) => tracing::error!(%error, "backup task failed; retrying next period"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(settings.period) => {}
-        }
-    }
 }

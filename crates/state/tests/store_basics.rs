@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use mpcium_node::store::{
+use mpcium_state::store::{
     Batch, KdfParams, KeyType, SecretPassword, Store, StoreError, StoreErrorKind, StoreOptions,
 };
 

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mpcium_node::backup::{self, BackupError, BackupErrorKind, BackupOutcome, BackupSettings};
-use mpcium_node::backup::{files, Replace};
-use mpcium_node::store::{KdfParams, KeyType, SecretPassword, Store, StoreOptions};
+use mpcium_state::backup::{self, BackupError, BackupErrorKind, BackupOutcome, BackupSettings};
+use mpcium_state::backup::{files, Replace};
+use mpcium_state::store::{KdfParams, KeyType, SecretPassword, Store, StoreOptions};
 
 const PASSWORD: &str = "db password for damage tests";
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mpcium_node::store::{Batch, KdfParams, KeyType, SecretPassword, Store, StoreOptions};
+use mpcium_state::store::{Batch, KdfParams, KeyType, SecretPassword, Store, StoreOptions};
 
 const CHILD_ENV: &str = "MPCIUM_STORE_CRASH_WRITER";
 /// Commits acknowledged by the writer before the parent kills it.

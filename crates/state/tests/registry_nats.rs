@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv::Operation};
 use futures::StreamExt;
-use mpcium_node::registry::{NatsKvRegistry, NatsKvSettings, Registry, RegistryError};
+use mpcium_state::registry::{NatsKvRegistry, NatsKvSettings, Registry, RegistryError};
 use mpcium_testkit::NatsServer;
 
 async fn must_open(server: &NatsServer) -> (async_nats::Client, NatsKvRegistry) {
