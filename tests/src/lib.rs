@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mpcium_client::{Client, ClientOptions, LocalSigner, Nats};
-use mpcium_node::identity::{node, NodeIdentity, NodeSigningKey, Peers};
-use mpcium_node::registry::{
+use mpcium_protocol::ClientId;
+use mpcium_state::identity::{node, NodeIdentity, NodeSigningKey, Peers};
+use mpcium_state::registry::{
     AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry,
 };
-use mpcium_node::store::{SecretPassword, Store};
-use mpcium_protocol::ClientId;
+use mpcium_state::store::{SecretPassword, Store};
 use mpcium_testkit::{FakeConsul, NatsServer};
 use mpcium_tss::material::{self, MaterialKind};
 
@@ -206,7 +206,7 @@ fn must_seed_store(
     }
     if let Some(aux) = aux {
         let index = node_ids.iter().position(|n| n == id).expect("node index");
-        mpcium_node::aux::store_run(&store, node_ids, "test-only-fixture", &aux[index])
+        mpcium_node::ops::aux::store_run(&store, node_ids, "test-only-fixture", &aux[index])
             .expect("seed aux");
     }
 }
@@ -408,11 +408,16 @@ impl Cluster {
             node.name,
             node.log()
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.must_wait_not_ready(i, Duration::from_secs(20)).await;
+    }
+
+    /// Waits until node `i` has left the ready set (shut down, or its ready mark expired).
+    pub async fn must_wait_not_ready(&self, i: usize, within: Duration) {
+        let deadline = Instant::now() + within;
         while self.ready_ids().await.contains(&self.nodes[i].id) {
             assert!(
                 Instant::now() < deadline,
-                "{} still marked ready after shutdown",
+                "{} still marked ready after {within:?}",
                 self.nodes[i].name
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -467,8 +472,7 @@ impl Cluster {
     /// A connected SDK client signing with `signer` (e.g. a forged initiator).
     pub async fn must_client_with(&self, client_id: &str, signer: Arc<LocalSigner>) -> Client {
         let options = ClientOptions::new(Nats::Url(self.nats.url().to_owned()), signer)
-            .with_client_id(ClientId::new(client_id).expect("client id"))
-            .with_result_timeout(Duration::from_secs(90));
+            .with_client_id(ClientId::new(client_id).expect("client id"));
         Client::connect(options).await.expect("client connects")
     }
 

@@ -8,10 +8,10 @@ use futures::StreamExt;
 use mpcium_client::hd::{compress_secp256k1, derive_secp256k1_from_keygen};
 use mpcium_client::{ClientError, LocalSigner, ResultEvent, SignRequest};
 use mpcium_e2e::{must_recover_ecdsa, must_verify_eddsa, Cluster, ClusterOptions, RegistryBackend};
-use mpcium_node::registry::Registry;
-use mpcium_node::store::KeyType;
 use mpcium_protocol::hd::derive_ed25519;
 use mpcium_protocol::ErrorCode;
+use mpcium_state::registry::Registry;
+use mpcium_state::store::KeyType;
 use sha2::{Digest, Sha256};
 
 fn wallet_id() -> String {

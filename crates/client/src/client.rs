@@ -19,9 +19,11 @@ use crate::request::{request_msg_id, seal, Outgoing, ReshareRequest, SignRequest
 use crate::signer::{Authorizer, Signer};
 use crate::task::{OwnedTask, ResultCallback};
 
-/// Default wait for a result: keygen runs under a 30 s session deadline on the nodes, and a
-/// signing request may be redelivered; a minute covers both with margin.
-pub const DEFAULT_RESULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default wait for a result: 90 s, longer than a node's default session deadlines (60 s for
+/// keygen, signing and resharing, plus 5 s the coordinator waits for its participants), so the
+/// node's own timeout result arrives before the client gives up. Raise it with
+/// [`ClientOptions::with_result_timeout`] when the cluster's `*_timeout_seconds` are raised.
+pub const DEFAULT_RESULT_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Waiters are keyed by result kind, so a waiter only ever receives its own kind.
 const WRONG_KIND: &str = "a waiter received a result of another kind";

@@ -1,42 +1,18 @@
 //! Everything a running node shares between its tasks: who it is, who its peers are, its
-//! transport, store and registry, the trusted initiator, and the cluster parameters.
+//! sessions handle, store and registry, the trusted initiator, the cluster parameters and
+//! policies — and the checks every operation asks of them (authentication, readiness).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpcium_protocol::{
-    Authorizers, ErrorCode, InitiatorMessage, PublicKey, SignTxMessage, Threshold,
-};
+use mpcium_protocol::{Authorizers, InitiatorMessage, PublicKey, SignTxMessage, Threshold};
+use mpcium_state::config::Deadlines;
+use mpcium_state::registry::{AnyRegistry, Registry};
+use mpcium_state::store::Store;
 
-use crate::control::Failure;
-use crate::registry::AnyRegistry;
-use crate::session::router::Router;
-use crate::store::Store;
-use crate::transport::bus::Bus;
-
-/// Deadlines of the operations a node takes part in.
-#[derive(Clone, Debug)]
-pub struct Deadlines {
-    /// Keygen (both keys), from start to outcome.
-    pub keygen: Duration,
-    /// One signature, from start to outcome.
-    pub signing: Duration,
-    /// Aux-info generation for the node set.
-    pub aux_info: Duration,
-    /// How long a participant waits for its own safe primes before giving up on an aux-info run.
-    pub primes_wait: Duration,
-}
-
-impl Default for Deadlines {
-    fn default() -> Self {
-        Self {
-            keygen: Duration::from_secs(60),
-            signing: Duration::from_secs(60),
-            aux_info: Duration::from_secs(600),
-            primes_wait: Duration::from_secs(600),
-        }
-    }
-}
+use crate::error::{BadRequest, Io, NodeError};
+use crate::session::Sessions;
 
 /// Shared state of a running node.
 pub struct NodeContext {
@@ -44,13 +20,11 @@ pub struct NodeContext {
     pub me: String,
     /// Every node of the cluster (ids), sorted: the keygen party order.
     pub node_ids: Vec<String>,
-    /// Sends envelopes.
-    pub bus: Bus,
-    /// Routes received envelopes to sessions.
-    pub router: Router,
+    /// Sends envelopes and routes received ones to sessions.
+    pub sessions: Sessions,
     /// The encrypted local store.
     pub store: Arc<Store>,
-    /// The shared registry (peers, readiness, keyinfo).
+    /// The shared registry (peers, readiness, keyinfo, results).
     pub registry: Arc<AnyRegistry>,
     /// The event initiator's public key.
     pub initiator: PublicKey,
@@ -60,7 +34,7 @@ pub struct NodeContext {
     pub threshold: Threshold,
     /// Cluster-wide HD chain code.
     pub chain_code: [u8; 32],
-    /// Operation deadlines.
+    /// Session deadlines.
     pub deadlines: Deadlines,
     /// Refuse reference-form signing requests (their signature does not cover the path).
     pub require_extended_requests: bool,
@@ -82,11 +56,11 @@ impl NodeContext {
     /// [`NodeContext::authenticate`] for a signing request, plus the cluster's policy on the
     /// request form: with `require_extended_requests`, only requests whose initiator signature
     /// covers the derivation path and hash mode (`request_version: 2`) are accepted.
-    pub fn authenticate_signing(&self, request: &SignTxMessage) -> Result<(), Failure> {
+    pub fn authenticate_signing(&self, request: &SignTxMessage) -> Result<(), NodeError> {
         self.authenticate(request)?;
         if self.require_extended_requests && request.request_version.is_none() {
-            return Err(Failure::new(
-                ErrorCode::MsgValidation,
+            return Err(NodeError::bad_request(
+                BadRequest::Policy,
                 "this cluster requires extended signing requests (request_version 2), whose \
                  initiator signature covers derivation_path; upgrade the client",
             ));
@@ -95,18 +69,32 @@ impl NodeContext {
     }
 
     /// Checks the initiator's signature and, when enabled, the authorizers' co-signatures.
-    pub fn authenticate(&self, request: &impl InitiatorMessage) -> Result<(), Failure> {
+    pub fn authenticate(&self, request: &impl InitiatorMessage) -> Result<(), NodeError> {
         self.initiator.verify_request(request).map_err(|e| {
-            Failure::new(
-                ErrorCode::InvalidInitiatorSignature,
+            NodeError::bad_request(
+                BadRequest::InitiatorSignature,
                 format!("invalid signature from initiator: {e}"),
             )
         })?;
         if let Some(authorizers) = &self.authorizers {
-            authorizers
-                .verify(request)
-                .map_err(|e| Failure::new(e.error_code(), e.to_string()))?;
+            authorizers.verify(request).map_err(|e| {
+                NodeError::bad_request(BadRequest::Authorizer(e.error_code()), e.to_string())
+            })?;
         }
         Ok(())
+    }
+
+    /// Nodes whose readiness is current in the registry.
+    pub async fn ready_nodes(&self) -> Result<BTreeSet<String>, NodeError> {
+        self.registry
+            .ready_nodes()
+            .await
+            .map_err(|e| NodeError::io(Io::Network, format!("cannot read readiness: {e}")))
+    }
+
+    /// Whether every node of the cluster is ready.
+    pub async fn all_ready(&self) -> Result<bool, NodeError> {
+        let ready = self.ready_nodes().await?;
+        Ok(self.node_ids.iter().all(|n| ready.contains(n)))
     }
 }

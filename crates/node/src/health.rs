@@ -33,7 +33,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::context::NodeContext;
 use crate::metrics;
-use crate::registry::{AnyRegistry, Registry};
+use mpcium_state::registry::{AnyRegistry, Registry};
 
 /// Time a client has to send its request headers (the reference's read timeout).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);

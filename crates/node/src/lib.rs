@@ -1,22 +1,24 @@
-//! The `mpcium` node: configuration, identities, storage, registry, transport, sessions,
-//! request consumers, health and metrics. The binary in `main.rs` only wires these together.
+//! The `mpcium` daemon. What a node keeps and how it is configured lives in `mpcium-state`; the
+//! threshold engines in `mpcium-tss`. Inside the daemon data flows one way:
+//!
+//! ```text
+//! request (ingress) → ops (what to run) → session (running it) → transport (envelopes on NATS)
+//! transport → inbound → ops::handle_start / session router → session::io → tss → ops::wallet
+//! ```
+//!
+//! [`runtime`] wires it together; [`context`] is what the tasks share; [`error`] is the one error
+//! type and its mapping to wire codes; [`results`] the cluster-wide result cache; [`health`] and
+//! [`metrics`] the operations endpoints.
 
-pub mod aux;
-pub mod backup;
-pub mod config;
+pub mod background;
 pub mod context;
-pub mod control;
-pub mod coordinator;
-pub mod cpu;
+pub mod error;
 pub mod health;
-pub mod identity;
-pub mod jetstream;
-pub mod keys;
+pub mod inbound;
 pub mod metrics;
-pub mod participant;
-pub mod registry;
-pub mod reshare;
+pub mod ops;
+pub mod request;
+pub mod results;
 pub mod runtime;
 pub mod session;
-pub mod store;
 pub mod transport;

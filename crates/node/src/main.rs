@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use mpcium_node::config::{load_node_inputs, Environment, StartError, StartOptions};
-use mpcium_node::identity::IdentityError;
 use mpcium_node::runtime;
+use mpcium_state::config::{load_node_inputs, Environment, StartError, StartOptions};
+use mpcium_state::identity::IdentityError;
 use tokio_util::sync::CancellationToken;
 
 /// An mpcium MPC node.

@@ -22,7 +22,7 @@ use metrics_exporter_prometheus::{
 };
 use mpcium_protocol::{ErrorCode, KeyType};
 
-use crate::control::Operation;
+use crate::session::control::Operation;
 
 /// Counter: client requests answered, by `operation`, `key_type` and `result` (`success`/`error`).
 pub const REQUESTS_TOTAL: &str = "mpcium_requests_total";

@@ -1,40 +1,40 @@
-//! `mpcium start`: brings a node up from its checked inputs, serves until shutdown, and drains.
+//! `mpcium start`: brings a node up from its checked inputs in named stages, serves until
+//! shutdown, and drains.
 //!
 //! Order matters: the node subscribes to its transport subject before it declares itself ready,
 //! so no peer ever sends into the void; it declares itself ready before it consumes requests;
 //! on shutdown it stops consuming, lets in-flight sessions finish (bounded), clears its ready
-//! flag and drains its NATS connection.
+//! flag and drains its NATS connection. Every task it spawns is owned by one of two trackers —
+//! request and session work (waited for on shutdown) and background duties (cancelled) — so
+//! nothing outlives [`run`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use mpcium_protocol::subjects;
-use tokio::sync::mpsc;
+use mpcium_state::config::{Config, NodeInputs, NodeSettings, RegistryKind};
+use mpcium_state::connect::{connect_nats, open_registry, redact_url, ConnectError};
+use mpcium_state::identity::{NodeIdentity, NodeSigningKey, Peer, Peers};
+use mpcium_state::registry::{AnyRegistry, Registry};
+use mpcium_state::store::{SecretPassword, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::aux;
-use crate::config::{NodeInputs, RegistryKind};
-use crate::context::{Deadlines, NodeContext};
-use crate::control::Operation;
-use crate::coordinator;
-use crate::jetstream::{
+use crate::background::{self, READY_TTL};
+use crate::context::NodeContext;
+use crate::ops;
+use crate::request::consumer;
+use crate::request::streams::{
     ensure_streams, request_consumer, RESHARE_CONSUMER, RESHARE_REQUEST_SUBJECTS, RESHARE_STREAM,
 };
-use crate::participant;
-use crate::registry::{
-    AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry,
-};
+use crate::session::control::Operation;
 use crate::session::router::{Router, RouterLimits};
-use crate::store::{SecretPassword, Store};
+use crate::session::Sessions;
 use crate::transport::bus::Bus;
 use crate::transport::keys::{KeyRing, LocalKeys};
 
-/// How long a readiness mark lives without a heartbeat.
-const READY_TTL: Duration = Duration::from_secs(15);
-/// How often the readiness mark is renewed.
-const READY_EVERY: Duration = Duration::from_secs(5);
 /// Queue group of the core-NATS request subscriptions (one node takes each request).
 const CORE_QUEUE_GROUP: &str = "mpcium";
 /// How long shutdown waits for in-flight sessions.
@@ -43,14 +43,9 @@ const DRAIN_FOR: Duration = Duration::from_secs(30);
 /// Why the node stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// NATS could not be reached.
-    #[error("Failed to connect to NATS at {url}: {reason}")]
-    Nats {
-        /// The configured URL.
-        url: String,
-        /// Cause.
-        reason: String,
-    },
+    /// NATS or the registry could not be reached (credentials are never part of the message).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     /// The local store could not be opened.
     #[error("cannot open the local store: {0}")]
     Store(String),
@@ -60,6 +55,42 @@ pub enum RuntimeError {
     /// Another start-up step failed.
     #[error("{0}")]
     Startup(String),
+}
+
+/// The two owners of everything a running node spawns.
+struct Tasks {
+    /// Request and session work: shutdown waits for it (bounded by [`DRAIN_FOR`]).
+    work: TaskTracker,
+    /// Background duties: cancelled on shutdown.
+    background: TaskTracker,
+    /// Cancels the background duties.
+    stop_background: CancellationToken,
+    /// Cancels what serves the cluster: request consumers, the readiness heartbeat, aux-info
+    /// upkeep.
+    stop_serving: CancellationToken,
+}
+
+impl Tasks {
+    fn new() -> Self {
+        Self {
+            work: TaskTracker::new(),
+            background: TaskTracker::new(),
+            stop_background: CancellationToken::new(),
+            stop_serving: CancellationToken::new(),
+        }
+    }
+
+    /// Runs `fut` as a background duty until shutdown.
+    fn background(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        self.background
+            .spawn(cancel_on(self.stop_background.clone(), fut));
+    }
+
+    /// Runs `fut` until the node stops serving (the start of shutdown).
+    fn serving(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        self.background
+            .spawn(cancel_on(self.stop_serving.clone(), fut));
+    }
 }
 
 /// Runs a node until `shutdown` is cancelled.
@@ -75,7 +106,55 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     } = inputs;
     let metrics_handle =
         crate::metrics::install().map_err(|e| RuntimeError::Startup(e.to_string()))?;
+    let tasks = Tasks::new();
 
+    let store = start_store(&config, &me).await?;
+    let client = connect_nats(&config).await?;
+    tracing::info!(url = %redact_url(&config.nats.url), "Connected to NATS");
+    let registry = start_registry(&config, &client, &peers).await?;
+
+    let (ctx, inbound, bus_task) = start_transport(
+        &config,
+        &settings,
+        &peers,
+        &me,
+        &signing_key,
+        &identities,
+        &client,
+        store.clone(),
+        registry.clone(),
+    )
+    .await?;
+    let js = jetstream::new(client.clone());
+    ensure_streams(&js)
+        .await
+        .map_err(|e| RuntimeError::Startup(e.to_string()))?;
+    tasks.background(crate::inbound::route(
+        ctx.clone(),
+        inbound,
+        tasks.work.clone(),
+    ));
+
+    start_background(&config, &me, &ctx, &tasks, &metrics_handle)?;
+    let health_server = start_health(&config, &ctx, &client, &metrics_handle).await?;
+
+    registry
+        .set_ready(&ctx.me, READY_TTL)
+        .await
+        .map_err(|e| RuntimeError::Registry(e.to_string()))?;
+    tracing::info!(node = %me.name, node_id = %me.id, "[READY] Node is ready");
+    tasks.serving(background::heartbeat(ctx.clone()));
+    tasks.serving(ops::aux::maintain(ctx.clone()));
+
+    start_consumers(&ctx, &settings, &client, &js, &tasks).await?;
+
+    shutdown.cancelled().await;
+    drain(&ctx, tasks, health_server, bus_task, &client).await;
+    Ok(())
+}
+
+/// Opens this node's encrypted store (Argon2id runs on the blocking pool).
+async fn start_store(config: &Config, me: &Peer) -> Result<Arc<Store>, RuntimeError> {
     let password = config
         .badger_password
         .as_ref()
@@ -89,24 +168,25 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
             .map_err(|e| RuntimeError::Store(e.to_string()))?,
     );
     tracing::info!(path = %store.path().display(), "Connected to badger kv store (redb, encrypted)");
+    Ok(store)
+}
 
-    let client = connect_nats(&config).await?;
-    tracing::info!(url = %redact_url(&config.nats.url), "Connected to NATS");
-
-    let registry = Arc::new(open_registry(&config, Some(&client)).await?);
-    let backend = match config.registry {
-        RegistryKind::Consul => "consul",
-        RegistryKind::Nats => "nats",
+/// Opens the registry and registers (or checks) every peer of peers.json in it.
+async fn start_registry(
+    config: &Config,
+    client: &async_nats::Client,
+    peers: &Peers,
+) -> Result<Arc<AnyRegistry>, RuntimeError> {
+    let registry = Arc::new(open_registry(config, Some(client)).await?);
+    let (backend, name) = match config.registry {
+        RegistryKind::Consul => ("consul", "Consul"),
+        RegistryKind::Nats => ("nats", "NATS KV"),
     };
-    let registered = registry.peers().await.map_err(|e| {
-        // Spelled as the deployment guide's troubleshooting section quotes it.
-        let name = if backend == "consul" {
-            "Consul"
-        } else {
-            "NATS KV"
-        };
-        RuntimeError::Registry(format!("Failed to load peers from {name}: {e}"))
-    })?;
+    // Spelled as the deployment guide's troubleshooting section quotes it.
+    let registered = registry
+        .peers()
+        .await
+        .map_err(|e| RuntimeError::Registry(format!("Failed to load peers from {name}: {e}")))?;
     for peer in peers.iter() {
         match registered.iter().find(|(name, _)| *name == peer.name) {
             Some((_, id)) if *id == peer.id => {}
@@ -125,9 +205,32 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         }
     }
     tracing::info!(count = peers.len(), "Loaded peers from {backend}");
+    Ok(registry)
+}
 
+/// Derives the pairwise transport keys, subscribes to this node's subject and builds the node
+/// context around the resulting sessions handle.
+#[allow(clippy::too_many_arguments)]
+async fn start_transport(
+    config: &Config,
+    settings: &NodeSettings,
+    peers: &Peers,
+    me: &Peer,
+    signing_key: &NodeSigningKey,
+    identities: &[NodeIdentity],
+    client: &async_nats::Client,
+    store: Arc<Store>,
+    registry: Arc<AnyRegistry>,
+) -> Result<
+    (
+        Arc<NodeContext>,
+        crate::transport::bus::Inbound,
+        tokio::task::JoinHandle<()>,
+    ),
+    RuntimeError,
+> {
     let mut peer_keys = Vec::with_capacity(identities.len());
-    for identity in &identities {
+    for identity in identities {
         let key = identity.verifying_key().map_err(|e| {
             RuntimeError::Startup(format!("identity of {}: {e}", identity.node_name))
         })?;
@@ -138,14 +241,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         peer_keys,
     )
     .map_err(|e| RuntimeError::Startup(e.to_string()))?;
-
-    let router = Router::new(RouterLimits::default());
-    let (start_tx, mut start_rx) = mpsc::channel(256);
-    let (bus, bus_task) = Bus::start(client.clone(), Arc::new(keys), router.clone(), start_tx)
-        .await
-        .map_err(|e| RuntimeError::Startup(e.to_string()))?;
-    let js = jetstream::new(client.clone());
-    ensure_streams(&js)
+    let (bus, inbound, bus_task) = Bus::start(client.clone(), Arc::new(keys))
         .await
         .map_err(|e| RuntimeError::Startup(e.to_string()))?;
 
@@ -154,80 +250,85 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     let ctx = Arc::new(NodeContext {
         me: me.id.clone(),
         node_ids,
-        bus,
-        router,
-        store: store.clone(),
-        registry: registry.clone(),
+        sessions: Sessions::new(bus, Router::new(RouterLimits::default())),
+        store,
+        registry,
         initiator: settings.initiator_key.clone(),
         authorizers: settings.authorizers.clone(),
         threshold: settings.threshold,
         chain_code: settings.chain_code,
-        deadlines: Deadlines::default(),
+        deadlines: settings.deadlines,
         require_extended_requests: settings.require_extended_requests,
         share_wipe_grace: Duration::from_secs(config.reshare_grace_seconds.max(0).unsigned_abs()),
     });
+    Ok((ctx, inbound, bus_task))
+}
 
-    let tasks = TaskTracker::new();
-    let background = CancellationToken::new();
-    tasks.spawn(cancel_on(
-        background.clone(),
-        crate::metrics::upkeep(metrics_handle.clone()),
+/// Starts the background duties: metrics upkeep, share wipes, backups, safe primes.
+fn start_background(
+    config: &Config,
+    me: &Peer,
+    ctx: &Arc<NodeContext>,
+    tasks: &Tasks,
+    metrics: &metrics_exporter_prometheus::PrometheusHandle,
+) -> Result<(), RuntimeError> {
+    tasks.background(crate::metrics::upkeep(metrics.clone()));
+    tasks.background(ops::reshare::wipe::run(
+        Store::clone(&ctx.store),
+        ctx.share_wipe_grace,
     ));
-    tasks.spawn(cancel_on(
-        background.clone(),
-        crate::reshare::wipe::run(Store::clone(&store), ctx.share_wipe_grace),
-    ));
-    if let Some(backup_settings) = crate::backup::BackupSettings::from_config(&config, &me.name)
-        .map_err(|e| RuntimeError::Startup(e.to_string()))?
+    if let Some(backup_settings) =
+        mpcium_state::backup::BackupSettings::from_config(config, &me.name)
+            .map_err(|e| RuntimeError::Startup(e.to_string()))?
     {
-        tasks.spawn(crate::backup::run_periodic(
-            Store::clone(&store),
+        tasks.background(background::run_periodic(
+            Store::clone(&ctx.store),
             backup_settings,
-            background.clone(),
+            tasks.stop_background.clone(),
         ));
     }
-    let health_server = if config.healthcheck.enabled {
-        let address: std::net::SocketAddr = config.healthcheck.address.parse().map_err(|e| {
+    tasks.background(ops::aux::ensure_primes_logged(ctx.store.clone()));
+    Ok(())
+}
+
+/// Starts the health and metrics listener when enabled; returns its task.
+async fn start_health(
+    config: &Config,
+    ctx: &NodeContext,
+    client: &async_nats::Client,
+    metrics: &metrics_exporter_prometheus::PrometheusHandle,
+) -> Result<Option<tokio::task::JoinHandle<()>>, RuntimeError> {
+    if !config.healthcheck.enabled {
+        return Ok(None);
+    }
+    let address: std::net::SocketAddr = config.healthcheck.address.parse().map_err(|e| {
+        RuntimeError::Startup(format!(
+            "healthcheck.address {:?} is not ip:port: {e}",
+            config.healthcheck.address
+        ))
+    })?;
+    let probes = Arc::new(crate::health::NodeProbes::new(ctx, client.clone()));
+    let (task, bound) = crate::health::serve(address, probes, Some(metrics.clone()))
+        .await
+        .map_err(|e| {
             RuntimeError::Startup(format!(
-                "healthcheck.address {:?} is not ip:port: {e}",
-                config.healthcheck.address
+                "cannot listen on healthcheck.address {address}: {e}"
             ))
         })?;
-        let probes = Arc::new(crate::health::NodeProbes::new(&ctx, client.clone()));
-        let (task, bound) = crate::health::serve(address, probes, Some(metrics_handle.clone()))
-            .await
-            .map_err(|e| {
-                RuntimeError::Startup(format!(
-                    "cannot listen on healthcheck.address {address}: {e}"
-                ))
-            })?;
-        tracing::info!(address = %bound, "health and metrics server listening (/health, /healthz, /readyz, /metrics)");
-        Some(task)
-    } else {
-        None
-    };
-    tasks.spawn(cancel_on(
-        background.clone(),
-        aux::ensure_primes_logged(store.clone()),
-    ));
-    let session_ctx = ctx.clone();
-    let sessions = tasks.clone();
-    let start_loop = tokio::spawn(async move {
-        while let Some(opened) = start_rx.recv().await {
-            sessions.spawn(participant::handle_start(session_ctx.clone(), opened));
-        }
-    });
+    tracing::info!(address = %bound, "health and metrics server listening (/health, /healthz, /readyz, /metrics)");
+    Ok(Some(task))
+}
 
-    registry
-        .set_ready(&ctx.me, READY_TTL)
-        .await
-        .map_err(|e| RuntimeError::Registry(e.to_string()))?;
-    tracing::info!(node = %me.name, node_id = %me.id, "[READY] Node is ready");
-    tasks.spawn(cancel_on(background.clone(), heartbeat(ctx.clone())));
-    tasks.spawn(cancel_on(background.clone(), aux::maintain(ctx.clone())));
-
+/// Creates the durable request consumers and the core-NATS reshare subscription, and starts
+/// serving them.
+async fn start_consumers(
+    ctx: &Arc<NodeContext>,
+    settings: &NodeSettings,
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    tasks: &Tasks,
+) -> Result<(), RuntimeError> {
     tracing::info!("Starting consumers");
-    let consumers = CancellationToken::new();
     for (op, stream, durable, filter, limit) in [
         (
             Operation::Keygen,
@@ -251,11 +352,17 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
             settings.max_concurrent_keygen,
         ),
     ] {
-        let consumer = request_consumer(&js, stream, durable, filter, limit)
+        let pull = request_consumer(js, stream, durable, filter, limit)
             .await
             .map_err(|e| RuntimeError::Startup(e.to_string()))?;
-        let serve = coordinator::serve(ctx.clone(), js.clone(), consumer, op, limit, tasks.clone());
-        tokio::spawn(cancel_on(consumers.clone(), serve));
+        tasks.serving(consumer::serve(
+            ctx.clone(),
+            js.clone(),
+            pull,
+            op,
+            limit,
+            tasks.work.clone(),
+        ));
     }
     // The reference's core-NATS resharing subject: one node of the queue group takes each.
     let core_reshare = client
@@ -267,26 +374,39 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
                 subjects::RESHARE_SUBJECT
             ))
         })?;
-    let serve = coordinator::serve_core(
+    tasks.serving(consumer::serve_core(
         ctx.clone(),
         js.clone(),
         core_reshare,
         Operation::Reshare,
         settings.max_concurrent_keygen,
-        tasks.clone(),
-    );
-    tokio::spawn(cancel_on(consumers.clone(), serve));
+        tasks.work.clone(),
+    ));
+    Ok(())
+}
 
-    shutdown.cancelled().await;
+/// Stops consuming, waits (bounded) for in-flight work, stops everything else, clears readiness
+/// and drains the NATS connection.
+async fn drain(
+    ctx: &NodeContext,
+    tasks: Tasks,
+    health_server: Option<tokio::task::JoinHandle<()>>,
+    bus_task: tokio::task::JoinHandle<()>,
+    client: &async_nats::Client,
+) {
     tracing::info!("shutting down: no new requests; waiting for in-flight sessions");
-    consumers.cancel();
-    start_loop.abort();
-    background.cancel();
-    tasks.close();
-    if tokio::time::timeout(DRAIN_FOR, tasks.wait()).await.is_err() {
+    tasks.stop_serving.cancel();
+    tasks.work.close();
+    if tokio::time::timeout(DRAIN_FOR, tasks.work.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight sessions did not finish within {DRAIN_FOR:?}; stopping anyway");
     }
-    if let Err(error) = registry.clear_ready(&ctx.me).await {
+    tasks.stop_background.cancel();
+    tasks.background.close();
+    tasks.background.wait().await;
+    if let Err(error) = ctx.registry.clear_ready(&ctx.me).await {
         tracing::warn!(%error, "cannot clear readiness");
     }
     if let Some(task) = health_server {
@@ -297,118 +417,11 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         tracing::warn!(%error, "cannot drain the NATS connection");
     }
     tracing::info!("stopped");
-    Ok(())
 }
 
-async fn cancel_on(token: CancellationToken, fut: impl std::future::Future<Output = ()>) {
+async fn cancel_on(token: CancellationToken, fut: impl Future<Output = ()>) {
     tokio::select! {
         _ = token.cancelled() => {}
         _ = fut => {}
-    }
-}
-
-async fn heartbeat(ctx: Arc<NodeContext>) {
-    loop {
-        tokio::time::sleep(READY_EVERY).await;
-        if let Err(error) = ctx.registry.set_ready(&ctx.me, READY_TTL).await {
-            tracing::warn!(%error, "cannot renew readiness");
-        }
-    }
-}
-
-/// Connects to NATS as configured (credentials and TLS when set).
-pub async fn connect_nats(
-    config: &crate::config::Config,
-) -> Result<async_nats::Client, RuntimeError> {
-    let nats = &config.nats;
-    let mut options = async_nats::ConnectOptions::new()
-        .name("mpcium")
-        .connection_timeout(Duration::from_secs(5))
-        .ping_interval(Duration::from_secs(20))
-        .max_reconnects(None)
-        .event_callback(|event| async move {
-            match event {
-                async_nats::Event::Disconnected => {
-                    tracing::warn!("NATS disconnected; reconnecting")
-                }
-                async_nats::Event::Connected => tracing::info!("NATS connected"),
-                other => tracing::debug!(event = %other, "NATS event"),
-            }
-        });
-    if let (Some(user), Some(password)) = (&nats.username, &nats.password) {
-        options = options.user_and_password(user.clone(), password.expose().to_owned());
-    }
-    if let Some(tls) = &nats.tls {
-        if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-            options = options.add_client_certificate(cert.clone(), key.clone());
-        }
-        if let Some(ca) = &tls.ca_cert {
-            options = options.add_root_certificates(ca.clone());
-        }
-        options = options.require_tls(true);
-    }
-    options
-        .connect(nats.url.as_str())
-        .await
-        .map_err(|e| RuntimeError::Nats {
-            url: nats.url.clone(),
-            reason: e.to_string(),
-        })
-}
-
-/// Opens the configured registry backend; the NATS backend needs a connected `client`.
-pub async fn open_registry(
-    config: &crate::config::Config,
-    client: Option<&async_nats::Client>,
-) -> Result<AnyRegistry, RuntimeError> {
-    match config.registry {
-        RegistryKind::Consul => {
-            let consul = &config.consul;
-            let mut settings = ConsulSettings::new(consul.address.clone());
-            settings.token = consul.token.as_ref().map(|t| t.expose().to_owned().into());
-            settings.username = consul.username.clone();
-            settings.password = consul
-                .password
-                .as_ref()
-                .map(|p| p.expose().to_owned().into());
-            ConsulRegistry::new(settings)
-                .map(AnyRegistry::Consul)
-                .map_err(|e| {
-                    RuntimeError::Registry(format!("Failed to load peers from Consul: {e}"))
-                })
-        }
-        RegistryKind::Nats => {
-            let client = client.ok_or_else(|| {
-                RuntimeError::Registry("the nats registry needs a NATS connection".into())
-            })?;
-            NatsKvRegistry::open(client.clone(), &NatsKvSettings::default())
-                .await
-                .map(AnyRegistry::Nats)
-                .map_err(|e| RuntimeError::Registry(e.to_string()))
-        }
-    }
-}
-
-/// `url` with any `user:password@` part replaced, for logs and errors.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_in_a_nats_url_never_reach_the_logs() {
-        assert_eq!(
-            redact_url("nats://user:s3cret@nats:4222"),
-            "nats://<redacted>@nats:4222"
-        );
-        assert_eq!(redact_url("nats://nats:4222"), "nats://nats:4222");
     }
 }

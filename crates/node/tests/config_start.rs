@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mpcium_node::identity::{age_file, NodeIdentity, NodeSigningKey, Peers};
+use mpcium_state::identity::{age_file, NodeIdentity, NodeSigningKey, Peers};
 
 const PASSPHRASE: &str = "node-identity-passphrase!";
 
@@ -24,7 +24,7 @@ fn must_make_node_dir(config_extra: &str) -> tempfile::TempDir {
             identity.to_json().unwrap(),
         )
         .unwrap();
-        let pass = mpcium_node::identity::SecretText::new(PASSPHRASE.to_owned());
+        let pass = mpcium_state::identity::SecretText::new(PASSPHRASE.to_owned());
         let ct = age_file::encrypt(key.to_key_text().as_bytes(), &pass, Some(4)).unwrap();
         std::fs::write(
             root.join(format!("identity/{}_private.key.age", peer.name)),
@@ -32,8 +32,8 @@ fn must_make_node_dir(config_extra: &str) -> tempfile::TempDir {
         )
         .unwrap();
     }
-    let initiator = mpcium_node::identity::InitiatorSigningKey::generate(
-        mpcium_node::identity::InitiatorAlgorithm::Ed25519,
+    let initiator = mpcium_state::identity::InitiatorSigningKey::generate(
+        mpcium_state::identity::InitiatorAlgorithm::Ed25519,
     );
     std::fs::write(
         root.join("config.yaml"),

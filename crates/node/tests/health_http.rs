@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use mpcium_node::health::{self, HealthReport, NodeProbes, ProbeHealth};
-use mpcium_node::registry::{AnyRegistry, NatsKvRegistry, NatsKvSettings, Registry};
 use mpcium_protocol::Threshold;
+use mpcium_state::registry::{AnyRegistry, NatsKvRegistry, NatsKvSettings, Registry};
 use mpcium_testkit::NatsServer;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

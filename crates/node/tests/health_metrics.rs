@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mpcium_node::control::Operation;
 use mpcium_node::health::{self, HealthReport, ProbeHealth};
 use mpcium_node::metrics;
+use mpcium_node::session::control::Operation;
 use mpcium_protocol::{ErrorCode, KeyType};
 
 struct FixedProbes(HealthReport);

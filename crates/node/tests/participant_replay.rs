@@ -6,19 +6,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey};
-use mpcium_node::context::{Deadlines, NodeContext};
-use mpcium_node::control::{self, Operation, Outcome, Start};
-use mpcium_node::participant::handle_start;
-use mpcium_node::registry::{result_key, NatsKvRegistry, NatsKvSettings, Registry};
+use mpcium_node::context::NodeContext;
+use mpcium_node::ops::handle_start;
+use mpcium_node::session::control::{self, Operation, Outcome, Start};
 use mpcium_node::session::router::{Router, RouterLimits};
-use mpcium_node::session::wire::{OUTCOME, START};
-use mpcium_node::store::{KdfParams, SecretPassword, Store, StoreOptions};
+use mpcium_node::session::Sessions;
 use mpcium_node::transport::bus::Bus;
+use mpcium_node::transport::channel::{OUTCOME, START};
 use mpcium_node::transport::envelope::{Header, Opened};
 use mpcium_node::transport::keys::{KeyRing, LocalKeys};
 use mpcium_protocol::{
     InitiatorAlgorithm, InitiatorMessage, KeyType, PublicKey, SignTxMessage, Threshold,
 };
+use mpcium_state::config::Deadlines;
+use mpcium_state::registry::{result_key, NatsKvRegistry, NatsKvSettings, Registry};
+use mpcium_state::store::{KdfParams, SecretPassword, Store, StoreOptions};
 use mpcium_testkit::NatsServer;
 use sha2::{Digest, Sha256};
 
@@ -46,10 +48,7 @@ async fn an_already_answered_transaction_is_never_signed_again() {
     )
     .unwrap();
     let router = Router::new(RouterLimits::default());
-    let (starts, _start_rx) = tokio::sync::mpsc::channel(8);
-    let (bus, _bus_task) = Bus::start(client, Arc::new(keys), router.clone(), starts)
-        .await
-        .unwrap();
+    let (bus, inbound, _bus_task) = Bus::start(client, Arc::new(keys)).await.unwrap();
 
     let initiator = SigningKey::from_bytes(&[2; 32]);
     let initiator_pub = PublicKey::parse(
@@ -60,10 +59,9 @@ async fn an_already_answered_transaction_is_never_signed_again() {
     let ctx = Arc::new(NodeContext {
         me: "n0".into(),
         node_ids: vec!["n0".into()],
-        bus,
-        router: router.clone(),
+        sessions: Sessions::new(bus, router.clone()),
         store: Arc::new(store),
-        registry: Arc::new(mpcium_node::registry::AnyRegistry::Nats(registry.clone())),
+        registry: Arc::new(mpcium_state::registry::AnyRegistry::Nats(registry.clone())),
         initiator: initiator_pub,
         authorizers: None,
         threshold: Threshold::new(2, 3).unwrap(),
@@ -72,6 +70,8 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         require_extended_requests: false,
         share_wipe_grace: Duration::from_secs(3600),
     });
+    let tasks = tokio_util::task::TaskTracker::new();
+    tokio::spawn(mpcium_node::inbound::route(ctx.clone(), inbound, tasks));
 
     let mut request = SignTxMessage {
         key_type: KeyType::Ed25519,

@@ -11,20 +11,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpcium_protocol::ErrorCode;
+use mpcium_state::store::{Store, StoreError};
 use mpcium_tss::ecdsa::{self, AuxInfo, Primes, PrimesJob};
 use mpcium_tss::{Participants, ProtocolKind, SessionId};
 use sha2::{Digest, Sha256};
 
 use crate::context::NodeContext;
-use crate::control::{Failure, Operation, Output, Start};
-use crate::coordinator;
-use crate::cpu::run_protocol;
-use crate::participant::{engine_failure, timeout_failure, SessionIo};
-use crate::store::Store;
+use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
+use crate::session::control::{Operation, Output, Start};
+use crate::session::io::{engine_error, participants, run_error, run_protocol, SessionIo};
+use crate::session::orchestrate;
 
 const CURRENT_PREFIX: &str = "ecdsa-aux-current/";
 const RUN_PREFIX: &str = "ecdsa-aux/";
+/// How long a participant waits for its own safe primes before giving up on an aux-info run.
+const PRIMES_WAIT: Duration = Duration::from_secs(600);
 
 fn set_digest(node_ids: &[String]) -> String {
     let mut h = Sha256::new();
@@ -43,28 +44,36 @@ fn current_name(node_ids: &[String]) -> String {
     format!("{CURRENT_PREFIX}{}", set_digest(node_ids))
 }
 
-fn storage(error: impl std::fmt::Display) -> Failure {
-    Failure::new(ErrorCode::StorageRead, error.to_string())
+fn storage(error: impl std::fmt::Display) -> NodeError {
+    NodeError::io(Io::StorageRead, error.to_string())
+}
+
+fn write(error: StoreError) -> NodeError {
+    NodeError::io(Io::StorageWrite, error.to_string())
+}
+
+fn preparation(reason: impl Into<String>) -> NodeError {
+    NodeError::protocol(ProtocolFault::AuxInfo, reason)
 }
 
 /// The run id of the aux info this node uses for `node_ids`, if it has one.
-pub fn current_run(store: &Store, node_ids: &[String]) -> Result<Option<String>, Failure> {
+pub fn current_run(store: &Store, node_ids: &[String]) -> Result<Option<String>, NodeError> {
     let Some(bytes) = store.aux(&current_name(node_ids)).map_err(storage)? else {
         return Ok(None);
     };
     String::from_utf8(bytes.expose().to_vec())
         .map(Some)
-        .map_err(|_| Failure::new(ErrorCode::DataCorruption, "aux-info pointer is not text"))
+        .map_err(|_| NodeError::io(Io::Corrupt, "aux-info pointer is not text"))
 }
 
 /// Loads the aux info of run `run` for the participants `parts`.
-pub fn load(store: &Store, parts: &Participants, run: &str) -> Result<Option<AuxInfo>, Failure> {
+pub fn load(store: &Store, parts: &Participants, run: &str) -> Result<Option<AuxInfo>, NodeError> {
     let Some(sealed) = store.aux(&run_name(parts.nodes(), run)).map_err(storage)? else {
         return Ok(None);
     };
     AuxInfo::open(sealed.expose())
         .map(Some)
-        .map_err(|e| Failure::new(ErrorCode::KeyLoad, format!("aux info: {e}")))
+        .map_err(|e| NodeError::io(Io::KeyLoad, format!("aux info: {e}")))
 }
 
 /// Stores this node's sealed aux info of run `run` for `node_ids` and makes it current. Also
@@ -74,8 +83,7 @@ pub fn store_run(
     node_ids: &[String],
     run: &str,
     sealed: &[u8],
-) -> Result<(), Failure> {
-    let write = |e: crate::store::StoreError| Failure::new(ErrorCode::StorageWrite, e.to_string());
+) -> Result<(), NodeError> {
     store
         .put_aux(&run_name(node_ids, run), sealed)
         .map_err(write)?;
@@ -86,7 +94,7 @@ pub fn store_run(
 
 /// Makes sure one set of safe primes is stored, generating it (with progress logs) if not.
 /// Blocking work runs on the blocking pool.
-pub async fn ensure_primes(store: Arc<Store>) -> Result<(), Failure> {
+pub async fn ensure_primes(store: Arc<Store>) -> Result<(), NodeError> {
     let available = store.primes_count().map_err(storage)?;
     if available > 0 {
         tracing::info!(available, "safe primes ready");
@@ -98,14 +106,10 @@ pub async fn ensure_primes(store: Arc<Store>) -> Result<(), Failure> {
         PrimesJob::new().run(|p| tracing::info!(done = p.done, total = p.total, "safe prime found"))
     })
     .await
-    .map_err(|_| Failure::new(ErrorCode::PreParamsGeneration, "prime generation panicked"))?
-    .map_err(|e| Failure::new(ErrorCode::PreParamsGeneration, e.to_string()))?;
-    let sealed = primes
-        .seal()
-        .map_err(|e| Failure::new(ErrorCode::PreParamsGeneration, e.to_string()))?;
-    store
-        .push_primes(&sealed)
-        .map_err(|e| Failure::new(ErrorCode::StorageWrite, e.to_string()))?;
+    .map_err(|_| NodeError::bug("prime generation panicked"))?
+    .map_err(|e| preparation(e.to_string()))?;
+    let sealed = primes.seal().map_err(|e| preparation(e.to_string()))?;
+    store.push_primes(&sealed).map_err(write)?;
     tracing::info!(elapsed_s = started.elapsed().as_secs(), "safe primes ready");
     Ok(())
 }
@@ -113,26 +117,30 @@ pub async fn ensure_primes(store: Arc<Store>) -> Result<(), Failure> {
 /// [`ensure_primes`] for a background task: failures are logged.
 pub async fn ensure_primes_logged(store: Arc<Store>) {
     if let Err(failure) = ensure_primes(store).await {
-        tracing::error!(reason = %failure.reason, "cannot prepare safe primes; ECDSA keygen will be unavailable");
+        tracing::error!(reason = %failure, "cannot prepare safe primes; ECDSA keygen will be unavailable");
     }
 }
 
 /// Waits (polling the store) until a set of primes is available, then takes it.
-async fn take_primes(ctx: &NodeContext) -> Result<Primes, Failure> {
-    let deadline = tokio::time::Instant::now() + ctx.deadlines.primes_wait;
+async fn take_primes(ctx: &NodeContext) -> Result<Primes, NodeError> {
+    let deadline = tokio::time::Instant::now() + PRIMES_WAIT;
     loop {
         if let Some(sealed) = ctx.store.take_primes().map_err(storage)? {
             return Primes::open(sealed.expose())
-                .map_err(|e| Failure::new(ErrorCode::KeyLoad, format!("stored primes: {e}")));
+                .map_err(|e| NodeError::io(Io::KeyLoad, format!("stored primes: {e}")));
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(Failure::new(
-                ErrorCode::PreParamsGeneration,
+            return Err(preparation(
                 "no safe primes became available in time for aux-info generation",
             ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The coordinator's deadline for an aux-info run: the run itself plus the wait for primes.
+fn aux_deadline(ctx: &NodeContext) -> Duration {
+    ctx.deadlines.aux_info + PRIMES_WAIT
 }
 
 /// Whether `participants` is a node set aux info can be generated for: at least two known
@@ -145,40 +153,27 @@ fn is_node_set(ctx: &NodeContext, participants: &[String]) -> bool {
 
 /// This node's part of an aux-info run for the node set `start.participants` (the whole
 /// cluster, or a reshare's new committee).
-pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
+pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
     if !is_node_set(&ctx, &start.participants) {
-        return Err(Failure::new(
-            ErrorCode::IncompatiblePeerIds,
+        return Err(NodeError::bad_request(
+            BadRequest::IncompatiblePeers,
             "aux-info participants are not a sorted set of this cluster's nodes",
         ));
     }
-    let parts = Participants::new(start.participants.clone())
-        .map_err(|e| Failure::new(ErrorCode::IncompatiblePeerIds, e.to_string()))?;
-    let me = parts.index_of(&ctx.me).ok_or_else(|| {
-        Failure::new(
-            ErrorCode::ParticipantNotFound,
-            "this node is not in the node set",
-        )
-    })?;
+    let (parts, me) = participants(&ctx.me, &start.participants)?;
     let sid = SessionId::derive(ProtocolKind::EcdsaAuxInfo, start.nonce.as_bytes(), &parts);
-    let io = SessionIo::open(&ctx, ProtocolKind::EcdsaAuxInfo, sid, &parts, me)?;
+    let io = SessionIo::open(&ctx.sessions, ProtocolKind::EcdsaAuxInfo, sid, &parts, me)?;
     let primes = take_primes(&ctx).await?;
     let n = parts.len();
     let run = move || ecdsa::aux_info(sid, me, n, primes, io.party::<ecdsa::AuxInfoMsg>());
     let aux = run_protocol(ctx.deadlines.aux_info, run)
         .await
-        .map_err(|e| timeout_failure(e, "aux-info generation"))?
-        .map_err(|e| engine_failure(ErrorCode::PreParamsGeneration, &parts, e))?;
+        .map_err(|e| run_error(e, "aux-info generation"))?
+        .map_err(|e| engine_error(ProtocolFault::AuxInfo, &parts, e))?;
     let sealed = aux
         .seal()
-        .map_err(|e| Failure::new(ErrorCode::KeySave, e.to_string()))?;
-    let write = |e: crate::store::StoreError| Failure::new(ErrorCode::StorageWrite, e.to_string());
-    ctx.store
-        .put_aux(&run_name(parts.nodes(), &start.nonce), &sealed)
-        .map_err(write)?;
-    ctx.store
-        .put_aux(&current_name(parts.nodes()), start.nonce.as_bytes())
-        .map_err(write)?;
+        .map_err(|e| NodeError::io(Io::KeySave, e.to_string()))?;
+    store_run(&ctx.store, parts.nodes(), &start.nonce, &sealed)?;
     tracing::info!(run = %start.nonce, "aux info ready");
     // Replace the primes this run consumed, in the background.
     tokio::spawn(ensure_primes_logged(ctx.store.clone()));
@@ -187,7 +182,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
 
 /// The aux-info run for the node set `node_ids` (sorted): this node's current one, or a new
 /// joint run coordinated by this node. Returns the run id to name in a session start.
-pub async fn run_for(ctx: &NodeContext, node_ids: &[String]) -> Result<String, Failure> {
+pub async fn run_for(ctx: &NodeContext, node_ids: &[String]) -> Result<String, NodeError> {
     if let Some(run) = current_run(&ctx.store, node_ids)? {
         return Ok(run);
     }
@@ -197,8 +192,7 @@ pub async fn run_for(ctx: &NodeContext, node_ids: &[String]) -> Result<String, F
     );
     let start = Start::new(Operation::AuxInfo, node_ids.to_vec(), Vec::new());
     let run = start.nonce.clone();
-    let deadline = ctx.deadlines.aux_info + ctx.deadlines.primes_wait;
-    coordinator::run_session(ctx, start, deadline).await?;
+    orchestrate::run(&ctx.sessions, start, aux_deadline(ctx)).await?;
     Ok(run)
 }
 
@@ -212,26 +206,25 @@ pub async fn maintain(ctx: Arc<NodeContext>) {
     match current_run(&ctx.store, &ctx.node_ids) {
         Ok(Some(_)) => return,
         Ok(None) => {}
-        Err(failure) => tracing::error!(reason = %failure.reason, "cannot read aux-info state"),
+        Err(failure) => tracing::error!(reason = %failure, "cannot read aux-info state"),
     }
     loop {
-        match coordinator::all_ready(&ctx).await {
+        match ctx.all_ready().await {
             Ok(true) => {
                 tracing::info!("all nodes ready: starting aux-info generation for the node set");
                 let start = Start::new(Operation::AuxInfo, ctx.node_ids.clone(), Vec::new());
-                let deadline = ctx.deadlines.aux_info + ctx.deadlines.primes_wait;
-                match coordinator::run_session(&ctx, start, deadline).await {
+                match orchestrate::run(&ctx.sessions, start, aux_deadline(&ctx)).await {
                     Ok(_) => {
                         tracing::info!("aux-info generation finished on every node");
                         return;
                     }
                     Err(failure) => {
-                        tracing::warn!(reason = %failure.reason, "aux-info generation failed; retrying")
+                        tracing::warn!(reason = %failure, "aux-info generation failed; retrying")
                     }
                 }
             }
             Ok(false) => {}
-            Err(failure) => tracing::warn!(reason = %failure.reason, "cannot read readiness"),
+            Err(failure) => tracing::warn!(reason = %failure, "cannot read readiness"),
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }

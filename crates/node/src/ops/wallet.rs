@@ -2,13 +2,15 @@
 //! store) and the keyinfo the node recorded when it took part in keygen. The local keyinfo is
 //! what a node trusts when asked to sign — never the shared registry.
 
-use mpcium_protocol::{ErrorCode, KeyType};
+use mpcium_protocol::KeyType;
 use mpcium_tss::ecdsa::{EcdsaPublicKey, KeyShare};
 use mpcium_tss::eddsa::EddsaKeyShare;
 
-use crate::control::{Failure, Output};
-use crate::registry::KeyInfo;
-use crate::store::{self, Batch, Store};
+use mpcium_state::registry::KeyInfo;
+use mpcium_state::store::{self, Batch, Store};
+
+use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
+use crate::session::control::Output;
 
 /// The store's name for a key type.
 pub fn store_key_type(key_type: KeyType) -> store::KeyType {
@@ -18,19 +20,19 @@ pub fn store_key_type(key_type: KeyType) -> store::KeyType {
     }
 }
 
-fn storage_failure(what: &str, error: impl std::fmt::Display) -> Failure {
-    Failure::new(ErrorCode::StorageRead, format!("{what}: {error}"))
+fn storage_failure(what: &str, error: impl std::fmt::Display) -> NodeError {
+    NodeError::io(Io::StorageRead, format!("{what}: {error}"))
 }
 
 /// Keygen indices of `nodes` in a wallet's committee, in the order given.
 pub trait CommitteeIndices {
     /// Maps each node id to its keygen index; fails for a node outside the committee or a
     /// node listed twice.
-    fn keygen_indices(&self, nodes: &[String]) -> Result<Vec<u16>, Failure>;
+    fn keygen_indices(&self, nodes: &[String]) -> Result<Vec<u16>, NodeError>;
 }
 
 impl CommitteeIndices for KeyInfo {
-    fn keygen_indices(&self, nodes: &[String]) -> Result<Vec<u16>, Failure> {
+    fn keygen_indices(&self, nodes: &[String]) -> Result<Vec<u16>, NodeError> {
         let mut out = Vec::with_capacity(nodes.len());
         for node in nodes {
             let index = self
@@ -39,14 +41,14 @@ impl CommitteeIndices for KeyInfo {
                 .position(|p| p == node)
                 .and_then(|i| u16::try_from(i).ok())
                 .ok_or_else(|| {
-                    Failure::new(
-                        ErrorCode::IncompatiblePeerIds,
+                    NodeError::bad_request(
+                        BadRequest::IncompatiblePeers,
                         format!("node {node} does not hold a share of this wallet"),
                     )
                 })?;
             if out.contains(&index) {
-                return Err(Failure::new(
-                    ErrorCode::IncompatiblePeerIds,
+                return Err(NodeError::bad_request(
+                    BadRequest::IncompatiblePeers,
                     format!("node {node} is listed twice"),
                 ));
             }
@@ -61,33 +63,30 @@ pub fn load_keyinfo(
     store: &Store,
     key_type: KeyType,
     wallet: &str,
-) -> Result<Option<KeyInfo>, Failure> {
+) -> Result<Option<KeyInfo>, NodeError> {
     let Some(bytes) = store
         .keyinfo(store_key_type(key_type), wallet)
         .map_err(|e| storage_failure("cannot read keyinfo", e))?
     else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        Failure::new(
-            ErrorCode::DataCorruption,
-            format!("stored keyinfo of {wallet}: {e}"),
-        )
-    })
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| NodeError::io(Io::Corrupt, format!("stored keyinfo of {wallet}: {e}")))
 }
 
 /// Loads version `version` of a wallet's ECDSA share.
-pub fn load_ecdsa_share(store: &Store, wallet: &str, version: u64) -> Result<KeyShare, Failure> {
+pub fn load_ecdsa_share(store: &Store, wallet: &str, version: u64) -> Result<KeyShare, NodeError> {
     let sealed = store
         .share(store::KeyType::Ecdsa, wallet, version)
         .map_err(|e| storage_failure("cannot read key share", e))?
         .ok_or_else(|| {
-            Failure::new(
-                ErrorCode::KeyNotFound,
+            NodeError::bad_request(
+                BadRequest::UnknownKey,
                 format!("ecdsa share v{version} of {wallet} is missing"),
             )
         })?;
-    KeyShare::open(sealed.expose()).map_err(|e| Failure::new(ErrorCode::KeyLoad, e.to_string()))
+    KeyShare::open(sealed.expose()).map_err(|e| NodeError::io(Io::KeyLoad, e.to_string()))
 }
 
 /// Loads version `version` of a wallet's EdDSA share.
@@ -95,23 +94,23 @@ pub fn load_eddsa_share(
     store: &Store,
     wallet: &str,
     version: u64,
-) -> Result<EddsaKeyShare, Failure> {
+) -> Result<EddsaKeyShare, NodeError> {
     let sealed = store
         .share(store::KeyType::Eddsa, wallet, version)
         .map_err(|e| storage_failure("cannot read key share", e))?
         .ok_or_else(|| {
-            Failure::new(
-                ErrorCode::KeyNotFound,
+            NodeError::bad_request(
+                BadRequest::UnknownKey,
                 format!("eddsa share v{version} of {wallet} is missing"),
             )
         })?;
     let (secret, public) = unpack(sealed.expose()).ok_or_else(|| {
-        Failure::new(
-            ErrorCode::DataCorruption,
+        NodeError::io(
+            Io::Corrupt,
             format!("stored eddsa share of {wallet} is truncated"),
         )
     })?;
-    EddsaKeyShare::open(secret, public).map_err(|e| Failure::new(ErrorCode::KeyLoad, e.to_string()))
+    EddsaKeyShare::open(secret, public).map_err(|e| NodeError::io(Io::KeyLoad, e.to_string()))
 }
 
 /// Stores both shares of a new wallet and its keyinfo in one transaction, and returns the
@@ -122,8 +121,8 @@ pub fn store_new_wallet(
     info: &KeyInfo,
     ecdsa: &KeyShare,
     eddsa: &EddsaKeyShare,
-) -> Result<Output, Failure> {
-    let save = |e: &dyn std::fmt::Display| Failure::new(ErrorCode::KeySave, e.to_string());
+) -> Result<Output, NodeError> {
+    let save = |e: &dyn std::fmt::Display| NodeError::io(Io::KeySave, e.to_string());
     let ecdsa_sealed = ecdsa.seal().map_err(|e| save(&e))?;
     let eddsa_sealed = eddsa.seal().map_err(|e| save(&e))?;
     let eddsa_blob = pack(&eddsa_sealed.secret, &eddsa_sealed.public);
@@ -135,19 +134,19 @@ pub fn store_new_wallet(
     batch.put_keyinfo(store::KeyType::Eddsa, wallet, &info_json);
     store
         .commit(batch)
-        .map_err(|e| Failure::new(ErrorCode::StorageWrite, e.to_string()))?;
+        .map_err(|e| NodeError::io(Io::StorageWrite, e.to_string()))?;
     keygen_output(&ecdsa.public_key(), eddsa)
 }
 
 /// The keygen [`Output`] of a wallet this node already holds.
-pub fn stored_public_keys(store: &Store, wallet: &str) -> Result<Output, Failure> {
+pub fn stored_public_keys(store: &Store, wallet: &str) -> Result<Output, NodeError> {
     // Each key has its own version: a reshare moves one key at a time.
     let version = |key_type| {
         load_keyinfo(store, key_type, wallet)?
             .map(|info| info.version)
             .ok_or_else(|| {
-                Failure::new(
-                    ErrorCode::KeyNotFound,
+                NodeError::bad_request(
+                    BadRequest::UnknownKey,
                     format!("wallet {wallet} is not stored"),
                 )
             })
@@ -157,10 +156,10 @@ pub fn stored_public_keys(store: &Store, wallet: &str) -> Result<Output, Failure
     keygen_output(&ecdsa.public_key(), &eddsa)
 }
 
-fn keygen_output(ecdsa: &EcdsaPublicKey, eddsa: &EddsaKeyShare) -> Result<Output, Failure> {
+fn keygen_output(ecdsa: &EcdsaPublicKey, eddsa: &EddsaKeyShare) -> Result<Output, NodeError> {
     let eddsa = eddsa
         .public_key()
-        .map_err(|e| Failure::new(ErrorCode::KeyEncoding, e.to_string()))?;
+        .map_err(|e| NodeError::protocol(ProtocolFault::MalformedOutput, e.to_string()))?;
     Ok(Output::Keygen {
         ecdsa: hex::encode(ecdsa.compressed()),
         eddsa: hex::encode(eddsa),

@@ -1,16 +1,16 @@
 //! Session control messages between a coordinator and the participants of a session.
 //!
 //! A coordinator sends [`Start`] to every participant (itself included) on the
-//! [`START`](crate::session::wire::START) channel; each participant answers with an [`Outcome`]
-//! in the coordinator's outcome session ([`outcome_session`]). Both travel in signed, encrypted
-//! envelopes like protocol messages, so neither can be forged or read by outsiders.
+//! [`START`](crate::transport::channel::START) channel; each participant answers with an
+//! [`Outcome`] in the coordinator's outcome session ([`outcome_session`]). Both travel in signed,
+//! encrypted envelopes like protocol messages, so neither can be forged or read by outsiders.
 
 use base64::Engine as _;
-use mpcium_protocol::ErrorCode;
+use mpcium_state::registry::KeyInfo;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::registry::KeyInfo;
+pub use crate::error::Failure;
 
 /// Which operation a session performs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,34 +149,6 @@ pub enum Output {
     },
     /// The pending share and keyinfo of a reshare are now current on this participant.
     ReshareCommitted,
-}
-
-/// Why a participant's part failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    /// Stable error code for the client.
-    pub code: String,
-    /// What went wrong, for people; never contains secrets.
-    pub reason: String,
-    /// The participant that reported the failure, when a coordinator relays one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-}
-
-impl Failure {
-    /// A failure with `code` and `reason`.
-    pub fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
-        Self {
-            code: code.as_str().to_owned(),
-            reason: reason.into(),
-            node: None,
-        }
-    }
-
-    /// The error code.
-    pub fn error_code(&self) -> ErrorCode {
-        ErrorCode::from_wire(&self.code)
-    }
 }
 
 /// The session id under which participants send their [`Outcome`] for the session started with

@@ -1,4 +1,7 @@
-//! Running CPU-heavy protocol futures off the async reactor, under a deadline.
+//! A participant's side of one protocol run: registering the session so its messages are kept
+//! ([`SessionIo`]), connecting it to a `tss` protocol, and running the CPU-heavy protocol future off
+//! the async reactor under a deadline ([`run_protocol`]). Engine errors become [`NodeError`]s here,
+//! with the blamed party indices turned into node ids.
 //!
 //! A CGGMP24 round can keep a core busy for seconds (aux info: tens of seconds). Polling such a
 //! future on a runtime worker would stall every other task on that worker (NATS heartbeats,
@@ -7,7 +10,16 @@
 //! at its next await point and its thread is released.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use mpcium_tss::{delivery, Participants, ProtocolKind, SessionId, TssError};
+
+use super::router::SessionInbox;
+use super::{wire, Sessions};
+use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
+use crate::transport::bus::Bus;
+use crate::transport::channel;
+use crate::transport::envelope::Channel;
 
 /// Why a protocol future did not produce its output.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -33,6 +45,95 @@ where
         .await
         .map_err(|_| RunError::Panicked)?
         .map_err(|_| RunError::TimedOut(deadline))
+}
+
+/// A registered session, ready to be connected to a protocol on the thread that runs it.
+pub struct SessionIo {
+    inbox: SessionInbox,
+    bus: Bus,
+    channel: Channel,
+    session: SessionId,
+    parts: Participants,
+    me: u16,
+}
+
+impl SessionIo {
+    /// Registers the session with the router, so messages for it are kept from now on.
+    pub fn open(
+        sessions: &Sessions,
+        kind: ProtocolKind,
+        session: SessionId,
+        parts: &Participants,
+        me: u16,
+    ) -> Result<Self, NodeError> {
+        let channel = channel::of_protocol(kind);
+        let inbox = sessions
+            .router()
+            .register(
+                (channel, *session.as_bytes()),
+                parts.nodes().to_vec(),
+                Instant::now(),
+            )
+            .map_err(|e| NodeError::io(Io::SessionReused, e.to_string()))?;
+        Ok(Self {
+            inbox,
+            bus: sessions.bus().clone(),
+            channel,
+            session,
+            parts: parts.clone(),
+            me,
+        })
+    }
+
+    /// The `round_based` party handle a protocol takes.
+    pub fn party<M>(self) -> round_based::MpcParty<M, impl round_based::Delivery<M>>
+    where
+        M: round_based::ProtocolMessage + serde::Serialize + serde::de::DeserializeOwned + Unpin,
+    {
+        let n = self.parts.len();
+        let incoming = wire::incoming(self.inbox, self.session, self.parts.clone());
+        let outgoing = wire::outgoing(self.bus, self.channel, self.parts);
+        delivery::connect::<M, _, _>(self.session, self.me, n, incoming, outgoing)
+    }
+}
+
+/// The ordered participants of a session and this node's index among them.
+pub fn participants(me: &str, nodes: &[String]) -> Result<(Participants, u16), NodeError> {
+    let parts = Participants::new(nodes.to_vec())
+        .map_err(|e| NodeError::bad_request(BadRequest::IncompatiblePeers, e.to_string()))?;
+    let index = parts.index_of(me).ok_or_else(|| {
+        NodeError::bad_request(
+            BadRequest::NotAParticipant,
+            "this node is not a participant of the session",
+        )
+    })?;
+    Ok((parts, index))
+}
+
+/// An engine error as a [`NodeError`] of protocol `kind`, naming blamed parties by node id.
+pub fn engine_error(kind: ProtocolFault, parts: &Participants, error: TssError) -> NodeError {
+    let culprits = error
+        .culprits()
+        .iter()
+        .filter_map(|i| parts.node(*i))
+        .map(str::to_owned)
+        .collect();
+    NodeError::Protocol {
+        kind,
+        culprits,
+        reason: error.to_string(),
+    }
+}
+
+/// A [`RunError`] of the protocol `what` as a [`NodeError`].
+pub fn run_error(error: RunError, what: &str) -> NodeError {
+    match error {
+        RunError::TimedOut(after) => NodeError::Timeout {
+            missing: Vec::new(),
+            reason: format!("{what} did not finish within {after:?}: a participant did not answer"),
+        },
+        RunError::Panicked => NodeError::bug(format!("{what} failed unexpectedly")),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,47 @@
-//! Sessions: the lifetime of one threshold-protocol execution on this node — message routing,
-//! early-message buffering, replay protection, and the glue to the `tss` protocols.
+//! Sessions: the lifetime of one threshold-protocol execution on this node — the control
+//! messages that start and end it ([`control`]), running it as a coordinator ([`orchestrate`]) or a
+//! participant ([`io`]), message routing with early-message buffering and replay protection
+//! ([`router`]), and the checks between envelopes and protocol frames ([`wire`]).
+//!
+//! Everything here works over the narrow [`Sessions`] handle — who this node is, how to send, where
+//! received messages go — never over the whole node context. Operations (`crate::ops`) sit above
+//! and decide *what* runs; the transport sits below.
 
+pub mod control;
+pub mod io;
+pub mod orchestrate;
 pub mod router;
 pub mod wire;
+
+use crate::transport::bus::Bus;
+use router::Router;
+
+/// What session code needs of the node: its id, the bus to send on and the router that holds
+/// received messages. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    bus: Bus,
+    router: Router,
+}
+
+impl Sessions {
+    /// A handle over `bus` and `router`.
+    pub fn new(bus: Bus, router: Router) -> Self {
+        Self { bus, router }
+    }
+
+    /// This node's id.
+    pub fn me(&self) -> &str {
+        self.bus.node_id()
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// The router.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+}

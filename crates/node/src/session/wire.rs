@@ -11,30 +11,11 @@ use std::pin::Pin;
 
 use futures::{Sink, Stream};
 use mpcium_tss::delivery::WireMessage;
-use mpcium_tss::{Participants, ProtocolKind, SessionId};
+use mpcium_tss::{Participants, SessionId};
 
 use super::router::SessionInbox;
 use crate::transport::bus::{Bus, BusError};
 use crate::transport::envelope::{Channel, Header, Opened};
-
-/// Session-start orders from a coordinator (handled by the participant loop, not the router).
-pub const START: Channel = Channel(0);
-/// Participants' outcome reports (routed to the coordinator's outcome session).
-pub const OUTCOME: Channel = Channel(9);
-
-/// The envelope channel that carries messages of `kind`.
-pub fn channel_of(kind: ProtocolKind) -> Channel {
-    Channel(match kind {
-        ProtocolKind::EcdsaAuxInfo => 1,
-        ProtocolKind::EcdsaKeygen => 2,
-        ProtocolKind::EcdsaPresign => 3,
-        ProtocolKind::EcdsaSign => 4,
-        ProtocolKind::EcdsaReshare => 5,
-        ProtocolKind::EddsaKeygen => 6,
-        ProtocolKind::EddsaSign => 7,
-        ProtocolKind::EddsaReshare => 8,
-    })
-}
 
 /// The incoming half: verified protocol messages of one session.
 pub fn incoming(

@@ -1,11 +1,11 @@
 //! The NATS side of the node-to-node transport: one subject per node (`mpcium.p2p.<nodeID>`),
-//! sealed envelopes out, verified envelopes in, handed to the session [`Router`].
+//! sealed envelopes out, verified envelopes in as a bounded stream ([`Inbound`]).
 //!
 //! A node subscribes to its own subject once, before it declares itself ready, so peers never
-//! publish into the void; there is no request/reply round trip per protocol message.
+//! publish into the void; there is no request/reply round trip per protocol message. Envelopes
+//! that fail verification are dropped here and logged with the claimed sender.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -14,8 +14,10 @@ use tokio::task::JoinHandle;
 
 use super::envelope::{self, Header, Opened};
 use super::keys::KeyRing;
-use crate::session::router::{Routed, Router};
-use crate::session::wire::START;
+
+/// How many verified envelopes wait for the node to route them before the receiver stops reading
+/// from NATS (the NATS client buffers further messages, within its own bound).
+pub const INBOUND_CAPACITY: usize = 4096;
 
 /// Subject on which `node_id` receives its envelopes.
 pub fn node_subject(node_id: &str) -> String {
@@ -51,6 +53,9 @@ pub enum BusError {
     },
 }
 
+/// Verified envelopes addressed to this node, in arrival order. Ends when the subscription does.
+pub type Inbound = mpsc::Receiver<Opened>;
+
 /// Sends sealed envelopes to peers. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Bus {
@@ -59,15 +64,13 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Subscribes to this node's subject and starts routing what arrives: session-start orders
-    /// to `starts`, everything else into `router`. The returned task ends when the subscription
-    /// closes; the caller owns it.
+    /// Subscribes to this node's subject and starts verifying what arrives. Returns the bus, the
+    /// stream of verified envelopes and the receiving task (owned by the caller; it ends when the
+    /// subscription closes or the stream is dropped).
     pub async fn start(
         client: async_nats::Client,
         keys: Arc<KeyRing>,
-        router: Router,
-        starts: mpsc::Sender<Opened>,
-    ) -> Result<(Self, JoinHandle<()>), BusError> {
+    ) -> Result<(Self, Inbound, JoinHandle<()>), BusError> {
         let subject = node_subject(keys.local().node_id());
         let mut subscriber =
             client
@@ -77,13 +80,21 @@ impl Bus {
                     subject,
                     reason: e.to_string(),
                 })?;
+        let (tx, rx) = mpsc::channel(INBOUND_CAPACITY);
         let receive_keys = keys.clone();
         let task = tokio::spawn(async move {
             while let Some(message) = subscriber.next().await {
-                receive(&receive_keys, &router, &starts, &message.payload);
+                match envelope::open(&receive_keys, &message.payload) {
+                    Ok(opened) => {
+                        if tx.send(opened).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "dropped node message"),
+                }
             }
         });
-        Ok((Self { client, keys }, task))
+        Ok((Self { client, keys }, rx, task))
     }
 
     /// This node's id.
@@ -105,30 +116,5 @@ impl Bus {
                 to: header.to.clone(),
                 reason: e.to_string(),
             })
-    }
-}
-
-fn receive(keys: &KeyRing, router: &Router, starts: &mpsc::Sender<Opened>, bytes: &[u8]) {
-    let opened = match envelope::open(keys, bytes) {
-        Ok(opened) => opened,
-        Err(error) => {
-            tracing::warn!(%error, "dropped node message");
-            return;
-        }
-    };
-    let from = opened.header.from.clone();
-    if opened.header.channel == START {
-        if starts.try_send(opened).is_err() {
-            tracing::warn!(%from, "dropped session start: too many sessions are starting at once");
-        }
-        return;
-    }
-    let round = opened.header.round;
-    match router.route(opened, Instant::now()) {
-        Routed::Delivered | Routed::Buffered => {}
-        Routed::LateForFinishedSession => {
-            tracing::debug!(%from, round, "dropped late message for a finished session")
-        }
-        outcome => tracing::warn!(%from, round, ?outcome, "dropped node message"),
     }
 }

@@ -1,7 +1,7 @@
-//! The coordinator's side of resharing: one client request in, exactly one
-//! `ResharingResultEvent` out.
+//! The coordinator's side of resharing: one authenticated client request in, exactly one
+//! `ResharingResultEvent` (or error) out.
 //!
-//! Order: authenticate → check the wallet (this node must hold a share of its current key: it
+//! Order: check the wallet (this node must hold a share of its current key: it
 //! describes the old key to new members), the new committee and the threshold → every new
 //! member ready → a dealing quorum of exactly `t_old` ready old holders (members that leave
 //! first, so they learn of the switch) → ECDSA aux info for the new committee (run on demand) →
@@ -12,99 +12,20 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use mpcium_protocol::subjects::ResultKind;
-use mpcium_protocol::{ClientId, ErrorCode, KeyType, ResharingMessage, ResharingResultEvent};
+use mpcium_protocol::{KeyType, ResharingMessage, ResharingResultEvent};
+use mpcium_state::config::Deadlines;
+use mpcium_state::registry::{KeyInfo, Registry};
 use mpcium_tss::ecdsa::EcdsaPublicKey;
 
 use super::old_key;
-use crate::aux;
 use crate::context::NodeContext;
-use crate::control::{Failure, Operation, Output, Start};
-use crate::coordinator::{
-    cached, digest, from_cache, lenient_field, ready_nodes, run_session, CachedResult, Reply,
-};
-use crate::keys;
-use crate::registry::{KeyInfo, Registry};
+use crate::error::{BadRequest, NodeError, NotReady, ProtocolFault};
+use crate::ops::{aux, wallet};
+use crate::session::control::{Operation, Output, Start};
+use crate::session::orchestrate;
 
 /// How long the commit order may take (a store transaction per participant).
 const COMMIT_DEADLINE: Duration = Duration::from_secs(15);
-
-/// Answers one resharing request; `None` when nothing identifies it (no readable session id).
-pub(crate) async fn reshare(
-    ctx: &NodeContext,
-    payload: &[u8],
-    client: Option<&ClientId>,
-) -> Option<Reply> {
-    let request = match ResharingMessage::from_json(payload) {
-        Ok(request) => request,
-        Err(error) => {
-            let session = lenient_field(payload, "session_id")?;
-            let wallet = lenient_field(payload, "wallet_id").unwrap_or_default();
-            let event = ResharingResultEvent::failure(
-                wallet,
-                0,
-                None,
-                error.error_code(),
-                error.to_string(),
-            );
-            return Some(reply(client, &session, None, &event, payload, None));
-        }
-    };
-    let session = request.session_id.clone();
-    let cache_key = format!("reshare/{session}");
-    let request_digest = digest(payload);
-    let event = match result(ctx, &request, payload, &cache_key, &request_digest).await {
-        Ok(Ok(event)) => event,
-        Ok(Err(cached)) => {
-            return Some(from_cache(
-                ResultKind::Reshare,
-                Some(request.key_type),
-                &session,
-                cached,
-            ))
-        }
-        Err(failure) => {
-            tracing::warn!(session_id = %session, wallet_id = %request.wallet_id, code = %failure.code, reason = %failure.reason, "reshare failed");
-            ResharingResultEvent::failure(
-                request.wallet_id.clone(),
-                request.new_threshold,
-                Some(request.key_type),
-                failure.error_code(),
-                failure.reason,
-            )
-        }
-    };
-    // Only successes are final: a failed reshare may be retried with the same session id.
-    let cache = event.error_code.is_none().then_some(cache_key);
-    Some(reply(
-        client,
-        &session,
-        Some(request.key_type),
-        &event,
-        payload,
-        cache,
-    ))
-}
-
-fn reply(
-    client: Option<&ClientId>,
-    session: &str,
-    key_type: Option<KeyType>,
-    event: &ResharingResultEvent,
-    payload: &[u8],
-    cache_key: Option<String>,
-) -> Reply {
-    Reply {
-        key_type,
-        error_code: event.error_code.clone(),
-        kind: ResultKind::Reshare,
-        id: session.to_owned(),
-        subject: ResultKind::Reshare.subject(client, session),
-        payload: event.to_json(),
-        request_digest: digest(payload),
-        cache_key,
-    }
-}
 
 /// Who takes part in one reshare.
 #[derive(Debug, PartialEq, Eq)]
@@ -120,10 +41,11 @@ struct Plan {
 }
 
 /// The dealer of `plan` that reported holding no share of the key, if that is why it failed.
-fn shareless_dealer(failure: &Failure, plan: &Plan) -> Option<String> {
-    let node = failure.node.as_ref()?;
-    (failure.error_code() == ErrorCode::KeyNotFound && plan.dealers.contains(node))
-        .then(|| node.clone())
+fn shareless_dealer(failure: &NodeError, plan: &Plan) -> Option<String> {
+    let node = failure.reporter()?;
+    (failure.code() == mpcium_protocol::ErrorCode::KeyNotFound
+        && plan.dealers.iter().any(|d| d == node))
+    .then(|| node.to_owned())
 }
 
 /// Picks the dealing quorum: exactly `t_old` ready holders of the current key, members that
@@ -134,15 +56,15 @@ fn plan(
     new_threshold: u16,
     ready: &BTreeSet<String>,
     shareless: &BTreeSet<String>,
-) -> Result<Plan, Failure> {
+) -> Result<Plan, NodeError> {
     let not_ready: Vec<&str> = committee
         .iter()
         .filter(|n| !ready.contains(*n))
         .map(String::as_str)
         .collect();
     if !not_ready.is_empty() {
-        return Err(Failure::new(
-            ErrorCode::ClusterNotReady,
+        return Err(NodeError::not_ready(
+            NotReady::Cluster,
             format!(
                 "every member of the new committee must be ready; not ready: {}",
                 not_ready.join(", ")
@@ -163,8 +85,8 @@ fn plan(
         .cloned()
         .collect();
     if t_old == 0 || dealers.len() < t_old {
-        return Err(Failure::new(
-            ErrorCode::InsufficientParticipants,
+        return Err(NodeError::not_ready(
+            NotReady::TooFewSigners,
             format!(
                 "a reshare needs {t_old} ready holders of the current key; ready: [{}]",
                 dealers.join(", ")
@@ -186,24 +108,19 @@ fn plan(
     })
 }
 
-/// `Ok(Ok(event))` to publish, `Ok(Err(cached))` to republish, `Err` to report.
-async fn result(
+/// Reshares the key `request` (already authenticated) names; `payload` is the client's request
+/// as received, for the participants to verify.
+pub async fn coordinate(
     ctx: &NodeContext,
     request: &ResharingMessage,
     payload: &[u8],
-    cache_key: &str,
-    request_digest: &str,
-) -> Result<Result<ResharingResultEvent, CachedResult>, Failure> {
-    ctx.authenticate(request)?;
-    if let Some(cached) = cached(ctx, cache_key, request_digest).await? {
-        return Ok(Err(cached));
-    }
+) -> Result<ResharingResultEvent, NodeError> {
     let wallet = &request.wallet_id;
-    let info = keys::load_keyinfo(&ctx.store, request.key_type, wallet)?
+    let info = wallet::load_keyinfo(&ctx.store, request.key_type, wallet)?
         .filter(|info| info.participant_peer_ids.contains(&ctx.me))
         .ok_or_else(|| not_a_holder(ctx, request))?;
     let (committee, threshold) = super::new_committee(ctx, request)?;
-    let ready = ready_nodes(ctx).await?;
+    let ready = ctx.ready_nodes().await?;
     let mut shareless = BTreeSet::new();
     let old_key = old_key::describe(&ctx.store, request.key_type, wallet, &info)?;
     // A holder listed in the keyinfo may have lost its store (it answers that it has no share):
@@ -227,7 +144,8 @@ async fn result(
             start.aux_run = Some(aux::run_for(ctx, &plan.committee).await?);
         }
         let nonce = start.nonce.clone();
-        match run_session(ctx, start, ctx.deadlines.keygen + Duration::from_secs(5)).await {
+        let deadline = ctx.deadlines.reshare + Deadlines::COORDINATOR_SLACK;
+        match orchestrate::run(&ctx.sessions, start, deadline).await {
             Ok(outputs) => break (plan, nonce, outputs),
             Err(failure) => match shareless_dealer(&failure, &plan) {
                 Some(node) => {
@@ -246,22 +164,22 @@ async fn result(
         payload.to_vec(),
     );
     commit.commit_of = Some(nonce);
-    run_session(ctx, commit, COMMIT_DEADLINE)
+    orchestrate::run(&ctx.sessions, commit, COMMIT_DEADLINE)
         .await
         .map_err(|failure| {
-            Failure::new(
-                ErrorCode::ReshareFailure,
+            NodeError::protocol(
+                ProtocolFault::Reshare,
                 format!(
                     "every participant confirmed the new key but the switch did not finish \
-                     everywhere ({}); nodes that did not switch still sign with the old version",
-                    failure.reason
+                     everywhere ({failure}); nodes that did not switch still sign with the old \
+                     version"
                 ),
             )
         })?;
     if let Err(error) = ctx
         .registry
         .put_keyinfo(
-            keys::store_key_type(request.key_type),
+            wallet::store_key_type(request.key_type),
             wallet,
             &plan.new_info,
         )
@@ -270,20 +188,20 @@ async fn result(
         tracing::warn!(%error, "cannot publish the new keyinfo to the registry (nodes keep their own copy)");
     }
     tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = plan.new_info.version, "reshare success");
-    Ok(Ok(ResharingResultEvent::success(
+    Ok(ResharingResultEvent::success(
         wallet.clone(),
         request.new_threshold,
         request.key_type,
         result_key(request.key_type, &public_key)?,
-    )))
+    ))
 }
 
 /// Why this node cannot coordinate: it holds no share of the wallet's current key (the wallet
 /// is unknown, this node left its committee, or its store was replaced), so it cannot describe
 /// the old key to new members. Not cached: sent again, the request may reach a holder.
-fn not_a_holder(ctx: &NodeContext, request: &ResharingMessage) -> Failure {
-    Failure::new(
-        ErrorCode::KeyNotFound,
+fn not_a_holder(ctx: &NodeContext, request: &ResharingMessage) -> NodeError {
+    NodeError::bad_request(
+        BadRequest::UnknownKey,
         format!(
             "node {} took the request but holds no share of wallet {}'s current {} key (unknown \
              wallet, or this node is new or left the committee), so it cannot coordinate the \
@@ -294,10 +212,10 @@ fn not_a_holder(ctx: &NodeContext, request: &ResharingMessage) -> Failure {
 }
 
 /// The public key every participant reported, if they all agree on it and on the new key.
-fn agreed_public_key(outputs: &[Output]) -> Result<Vec<u8>, Failure> {
+fn agreed_public_key(outputs: &[Output]) -> Result<Vec<u8>, NodeError> {
     let disagree = || {
-        Failure::new(
-            ErrorCode::ReshareFailure,
+        NodeError::protocol(
+            ProtocolFault::Reshare,
             "participants disagree on the new key; nothing was switched",
         )
     };
@@ -314,8 +232,13 @@ fn agreed_public_key(outputs: &[Output]) -> Result<Vec<u8>, Failure> {
 }
 
 /// The public key as results carry it: secp256k1 as `X ‖ Y` (like keygen), Ed25519 as is.
-fn result_key(key_type: KeyType, public_key: &[u8]) -> Result<Vec<u8>, Failure> {
-    let malformed = || Failure::new(ErrorCode::KeyEncoding, "reported public key is malformed");
+fn result_key(key_type: KeyType, public_key: &[u8]) -> Result<Vec<u8>, NodeError> {
+    let malformed = || {
+        NodeError::protocol(
+            ProtocolFault::MalformedOutput,
+            "reported public key is malformed",
+        )
+    };
     match key_type {
         KeyType::Secp256k1 => {
             let compressed: [u8; 33] = public_key.try_into().map_err(|_| malformed())?;
@@ -331,6 +254,7 @@ fn result_key(key_type: KeyType, public_key: &[u8]) -> Result<Vec<u8>, Failure> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mpcium_protocol::ErrorCode;
 
     fn ids(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
@@ -388,8 +312,8 @@ mod tests {
             &BTreeSet::new(),
         )
         .expect_err("refused");
-        assert_eq!(failure.error_code(), ErrorCode::ClusterNotReady);
-        assert!(failure.reason.contains('c'));
+        assert_eq!(failure.code(), ErrorCode::ClusterNotReady);
+        assert!(failure.to_string().contains('c'));
     }
 
     #[test]
@@ -434,13 +358,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(first.dealers, ids(&["a", "b"]));
-        let failure = Failure {
-            node: Some("a".into()),
-            ..Failure::new(
-                ErrorCode::KeyNotFound,
-                "named as a dealer but holds no share",
-            )
+        let reported = |node: &str, code: ErrorCode| NodeError::Reported {
+            node: node.into(),
+            code,
+            culprits: Vec::new(),
+            reason: "x".into(),
         };
+        let failure = reported("a", ErrorCode::KeyNotFound);
         let shareless = shareless_dealer(&failure, &first).unwrap();
         let again = plan(
             &info(&["a", "b", "c"], 2),
@@ -452,15 +376,9 @@ mod tests {
         .unwrap();
         assert_eq!(again.dealers, ids(&["b", "c"]));
         // Other failures, or failures of non-dealers, are final.
-        let timeout = Failure {
-            node: Some("a".into()),
-            ..Failure::new(ErrorCode::SessionTimeout, "late")
-        };
+        let timeout = reported("a", ErrorCode::SessionTimeout);
         assert_eq!(shareless_dealer(&timeout, &first), None);
-        let member = Failure {
-            node: Some("c".into()),
-            ..Failure::new(ErrorCode::KeyNotFound, "x")
-        };
+        let member = reported("c", ErrorCode::KeyNotFound);
         assert_eq!(shareless_dealer(&member, &first), None);
     }
 }

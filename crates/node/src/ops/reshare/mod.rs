@@ -1,11 +1,11 @@
 //! Resharing in the node: a client's request to move one of a wallet's keys to a new committee
 //! and threshold (same public key), and the atomic switch to the new shares.
 //!
-//! * [`request`] — the coordinator: checks the request, picks the dealing quorum, makes sure
+//! * [`coordinate`] — the coordinator: checks the request, picks the dealing quorum, makes sure
 //!   ECDSA aux info exists for the new committee, runs the reshare session, and only when every
 //!   participant reported the same new key orders the commit; then updates the registry and
 //!   publishes the result.
-//! * [`part`] — a participant: verifies the request itself, runs its part of the protocol and
+//! * [`participate`] — a participant: verifies the request itself, runs its part of the protocol and
 //!   keeps the result pending; switches to it on the commit order.
 //! * [`old_key`] — the old key's public description in the start, and where a participant
 //!   takes the old key from (its own share, or that description when it has none).
@@ -15,24 +15,24 @@
 //! indices, of the aux-info run, and of the keyinfo's `participant_peer_ids`). Details and
 //! limits: `docs/resharing.md`, "In the node".
 
+pub mod coordinate;
 mod old_key;
-pub mod part;
+pub mod participate;
 mod pending;
-pub mod request;
 pub mod wipe;
 
-use mpcium_protocol::{ErrorCode, ResharingMessage, Threshold};
+use mpcium_protocol::{ResharingMessage, Threshold};
 
 use crate::context::NodeContext;
-use crate::control::Failure;
+use crate::error::{BadRequest, NodeError};
 
 /// The new committee a request names (sorted, each node known and listed once) and its
 /// threshold (signers required, `⌊n/2⌋ + 1 ≤ t ≤ n`).
 pub(crate) fn new_committee(
     ctx: &NodeContext,
     request: &ResharingMessage,
-) -> Result<(Vec<String>, Threshold), Failure> {
-    let invalid = |reason: String| Failure::new(ErrorCode::IncompatiblePeerIds, reason);
+) -> Result<(Vec<String>, Threshold), NodeError> {
+    let invalid = |reason: String| NodeError::bad_request(BadRequest::IncompatiblePeers, reason);
     let requested = request
         .node_ids
         .as_deref()
@@ -52,8 +52,8 @@ pub(crate) fn new_committee(
     let n = u16::try_from(committee.len())
         .map_err(|_| invalid("the new committee is too large".into()))?;
     let threshold = Threshold::new(request.new_threshold, n).map_err(|e| {
-        Failure::new(
-            ErrorCode::InvalidThreshold,
+        NodeError::bad_request(
+            BadRequest::InvalidThreshold,
             format!(
                 "new_threshold {} is invalid for {n} nodes: {e}; new_threshold is the number of \
                  signers required (from {} to {n}), not the polynomial degree of reference \

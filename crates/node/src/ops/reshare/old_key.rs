@@ -1,5 +1,5 @@
 //! The key a reshare starts from: the coordinator describes it from its own share
-//! ([`describe`], sent as [`Start::old_key`](crate::control::Start)); each participant decides
+//! ([`describe`], sent as [`Start::old_key`](crate::session::control::Start)); each participant decides
 //! where it takes it from ([`source`]) — its own share when it holds one, otherwise the
 //! coordinator's description (a new member: a node that never held the key, lost its store, or
 //! left the committee earlier).
@@ -8,15 +8,16 @@
 //! not trust it: every dealer commits to the digest of the old key info and its own share, and
 //! the protocol refuses dealings that do not fit, so a wrong description only fails the reshare.
 
-use mpcium_protocol::{ErrorCode, KeyType};
+use mpcium_protocol::KeyType;
+use mpcium_state::registry::KeyInfo;
+use mpcium_state::store::Store;
 use mpcium_tss::material::{self, MaterialKind};
 use mpcium_tss::reshare::EcdsaKeyInfo;
 use serde::de::DeserializeOwned;
 
-use crate::control::{Failure, OldKey};
-use crate::keys;
-use crate::registry::KeyInfo;
-use crate::store::Store;
+use crate::error::{BadRequest, Io, NodeError};
+use crate::ops::wallet;
+use crate::session::control::OldKey;
 
 /// Where a participant takes the old key from.
 #[derive(Debug)]
@@ -37,8 +38,8 @@ impl Source {
     }
 }
 
-fn material_failure(error: impl std::fmt::Display) -> Failure {
-    Failure::new(ErrorCode::KeyLoad, error.to_string())
+fn material_failure(error: impl std::fmt::Display) -> NodeError {
+    NodeError::io(Io::KeyLoad, error.to_string())
 }
 
 /// The public description of `wallet`'s current `key_type` key from this node's share of
@@ -48,16 +49,15 @@ pub(crate) fn describe(
     key_type: KeyType,
     wallet: &str,
     info: &KeyInfo,
-) -> Result<OldKey, Failure> {
+) -> Result<OldKey, NodeError> {
     let public = match key_type {
         KeyType::Secp256k1 => {
-            let share = keys::load_ecdsa_share(store, wallet, info.version)?;
+            let share = wallet::load_ecdsa_share(store, wallet, info.version)?;
             let key_info = EcdsaKeyInfo::of(&share).map_err(material_failure)?;
-            serde_json::to_vec(&key_info)
-                .map_err(|e| Failure::new(ErrorCode::MarshalFailure, e.to_string()))?
+            serde_json::to_vec(&key_info).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?
         }
         KeyType::Ed25519 => {
-            let share = keys::load_eddsa_share(store, wallet, info.version)?;
+            let share = wallet::load_eddsa_share(store, wallet, info.version)?;
             material::seal(
                 MaterialKind::EddsaPublicKeyPackage,
                 share.public_key_package(),
@@ -84,7 +84,7 @@ pub(crate) fn source(
     local: Option<KeyInfo>,
     given: Option<&OldKey>,
     committee: &[String],
-) -> Result<Source, Failure> {
+) -> Result<Source, NodeError> {
     if let Some(info) = local
         .as_ref()
         .filter(|i| i.participant_peer_ids.iter().any(|p| p == me))
@@ -92,8 +92,8 @@ pub(crate) fn source(
         return Ok(Source::Held(info.clone()));
     }
     if !committee.iter().any(|n| n == me) {
-        return Err(Failure::new(
-            ErrorCode::IncompatiblePeerIds,
+        return Err(NodeError::bad_request(
+            BadRequest::IncompatiblePeers,
             format!(
                 "this node holds no share of wallet {wallet}'s current key and is not in the \
                  new committee, so it has no part in this reshare"
@@ -101,8 +101,8 @@ pub(crate) fn source(
         ));
     }
     let given = given.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::MsgValidation,
+        NodeError::bad_request(
+            BadRequest::Incomplete,
             format!(
                 "this node holds no share of wallet {wallet}'s current key and the reshare \
                  start carries no old key info (a coordinator of an older version?)"
@@ -111,8 +111,8 @@ pub(crate) fn source(
     })?;
     if let Some(recorded) = local {
         if given.keyinfo.version < recorded.version {
-            return Err(Failure::new(
-                ErrorCode::SessionStale,
+            return Err(NodeError::bad_request(
+                BadRequest::Stale,
                 format!(
                     "the reshare starts from version {} of wallet {wallet} but this node \
                      recorded version {}",
@@ -121,8 +121,8 @@ pub(crate) fn source(
             ));
         }
         if given.keyinfo.version == recorded.version && given.keyinfo != recorded {
-            return Err(Failure::new(
-                ErrorCode::IncompatiblePeerIds,
+            return Err(NodeError::bad_request(
+                BadRequest::IncompatiblePeers,
                 format!(
                     "the coordinator's keyinfo of wallet {wallet} version {} differs from this \
                      node's record",
@@ -135,7 +135,7 @@ pub(crate) fn source(
 }
 
 /// The secp256k1 old key info of a description, checked against its keyinfo.
-pub(crate) fn ecdsa_key_info(old: &OldKey) -> Result<EcdsaKeyInfo, Failure> {
+pub(crate) fn ecdsa_key_info(old: &OldKey) -> Result<EcdsaKeyInfo, NodeError> {
     let key_info: EcdsaKeyInfo = serde_json::from_slice(&old.public)
         .map_err(|_| malformed("the ecdsa key info does not decode or is invalid"))?;
     check_shape(
@@ -147,13 +147,13 @@ pub(crate) fn ecdsa_key_info(old: &OldKey) -> Result<EcdsaKeyInfo, Failure> {
 }
 
 /// Opens the sealed Ed25519 public key package of a description (the caller names the type).
-pub(crate) fn eddsa_package<T: DeserializeOwned>(old: &OldKey) -> Result<T, Failure> {
+pub(crate) fn eddsa_package<T: DeserializeOwned>(old: &OldKey) -> Result<T, NodeError> {
     material::open(MaterialKind::EddsaPublicKeyPackage, &old.public)
         .map_err(|e| malformed(&format!("the public key package: {e}")))
 }
 
 /// Checks that the public key info has the threshold and number of holders the keyinfo claims.
-pub(crate) fn check_shape(info: &KeyInfo, threshold: u16, holders: usize) -> Result<(), Failure> {
+pub(crate) fn check_shape(info: &KeyInfo, threshold: u16, holders: usize) -> Result<(), NodeError> {
     if u32::from(threshold) != info.threshold || holders != info.participant_peer_ids.len() {
         return Err(malformed(&format!(
             "the old key is {threshold}-of-{holders} but its keyinfo says {}-of-{}",
@@ -164,9 +164,9 @@ pub(crate) fn check_shape(info: &KeyInfo, threshold: u16, holders: usize) -> Res
     Ok(())
 }
 
-fn malformed(what: &str) -> Failure {
-    Failure::new(
-        ErrorCode::MsgValidation,
+fn malformed(what: &str) -> NodeError {
+    NodeError::bad_request(
+        BadRequest::Incomplete,
         format!("reshare start carries a bad old key: {what}"),
     )
 }
@@ -174,6 +174,7 @@ fn malformed(what: &str) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mpcium_protocol::ErrorCode;
 
     fn info(holders: &[&str], version: u64) -> KeyInfo {
         KeyInfo {
@@ -225,14 +226,14 @@ mod tests {
             &committee(&["a", "b"]),
         )
         .expect_err("refused");
-        assert_eq!(failure.error_code(), ErrorCode::IncompatiblePeerIds);
+        assert_eq!(failure.code(), ErrorCode::IncompatiblePeerIds);
     }
 
     #[test]
     fn a_new_member_without_a_description_is_refused() {
         let failure =
             source("c", "w", None, None, &committee(&["a", "b", "c"])).expect_err("refused");
-        assert_eq!(failure.error_code(), ErrorCode::MsgValidation);
+        assert_eq!(failure.code(), ErrorCode::MsgValidation);
     }
 
     #[test]
@@ -245,7 +246,7 @@ mod tests {
             &committee(&["a", "b", "c"]),
         )
         .expect_err("refused");
-        assert_eq!(failure.error_code(), ErrorCode::SessionStale);
+        assert_eq!(failure.code(), ErrorCode::SessionStale);
     }
 
     #[test]
@@ -258,7 +259,7 @@ mod tests {
             &committee(&["a", "b", "c"]),
         )
         .expect_err("refused");
-        assert_eq!(failure.error_code(), ErrorCode::IncompatiblePeerIds);
+        assert_eq!(failure.code(), ErrorCode::IncompatiblePeerIds);
     }
 
     #[test]
@@ -284,6 +285,6 @@ mod tests {
     #[test]
     fn garbage_is_not_taken_for_an_ecdsa_key_info() {
         let failure = ecdsa_key_info(&given(&["a", "b"], 1)).expect_err("refused");
-        assert_eq!(failure.error_code(), ErrorCode::MsgValidation);
+        assert_eq!(failure.code(), ErrorCode::MsgValidation);
     }
 }

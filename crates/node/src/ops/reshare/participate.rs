@@ -1,7 +1,7 @@
-//! A participant's side of resharing: on [`Operation::Reshare`](crate::control::Operation) it
+//! A participant's side of resharing: on [`Operation::Reshare`](crate::session::control::Operation) it
 //! verifies the initiator's request itself, checks the coordinator's roles against the old
 //! keyinfo, runs its part of the protocol under the deadline and keeps the result **pending**;
-//! on [`Operation::ReshareCommit`](crate::control::Operation) it switches to it.
+//! on [`Operation::ReshareCommit`](crate::session::control::Operation) it switches to it.
 //!
 //! A holder of the wallet's current key takes the old key info from its own share and checks
 //! the roles against its own keyinfo. A new member without a share (never had one, lost its
@@ -12,7 +12,8 @@
 
 use std::sync::Arc;
 
-use mpcium_protocol::{ErrorCode, KeyType, ResharingMessage};
+use mpcium_protocol::{KeyType, ResharingMessage};
+use mpcium_state::registry::KeyInfo;
 use mpcium_tss::ecdsa::KeyShare;
 use mpcium_tss::reshare::{reshare_ecdsa, reshare_eddsa, EcdsaKeyInfo, ReshareSetup};
 use mpcium_tss::{Participants, ProtocolKind, SessionId, TssError};
@@ -22,37 +23,37 @@ use zeroize::Zeroizing;
 use super::old_key::{self, Source};
 use super::pending::{self, Pending};
 use super::wipe;
-use crate::aux;
 use crate::context::NodeContext;
-use crate::control::{Failure, Output, Start};
-use crate::cpu::run_protocol;
-use crate::keys::{self, CommitteeIndices};
-use crate::participant::{engine_failure, timeout_failure, SessionIo};
-use crate::registry::KeyInfo;
+use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
+use crate::ops::aux;
+use crate::ops::wallet::{self, CommitteeIndices};
+use crate::session::control::{Output, Start};
+use crate::session::io::{engine_error, run_error, run_protocol, SessionIo};
 
 /// The client's request carried by `start`, after checking the initiator's signature.
-fn verified_request(ctx: &NodeContext, start: &Start) -> Result<ResharingMessage, Failure> {
-    let request = ResharingMessage::from_json(&start.request)
-        .map_err(|e| Failure::new(e.error_code(), e.to_string()))?;
+fn verified_request(ctx: &NodeContext, start: &Start) -> Result<ResharingMessage, NodeError> {
+    let request = ResharingMessage::from_json(&start.request).map_err(|e| {
+        NodeError::bad_request(BadRequest::Undecodable(e.error_code()), e.to_string())
+    })?;
     ctx.authenticate(&request)?;
     Ok(request)
 }
 
-fn bad_material(error: TssError) -> Failure {
-    Failure::new(ErrorCode::KeyLoad, error.to_string())
+fn bad_material(error: TssError) -> NodeError {
+    NodeError::io(Io::KeyLoad, error.to_string())
 }
 
 /// This node's part of a reshare session; the new share is stored pending, never current.
-pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
+pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
     let request = verified_request(&ctx, start)?;
     let wallet = request.wallet_id.clone();
-    let local = keys::load_keyinfo(&ctx.store, request.key_type, &wallet)?;
+    let local = wallet::load_keyinfo(&ctx.store, request.key_type, &wallet)?;
     let (committee, threshold) = super::new_committee(&ctx, &request)?;
     let source = old_key::source(&ctx.me, &wallet, local, start.old_key.as_ref(), &committee)?;
     let info = source.keyinfo();
     if matches!(source, Source::Given(_)) && start.dealers.contains(&ctx.me) {
-        return Err(Failure::new(
-            ErrorCode::KeyNotFound,
+        return Err(NodeError::bad_request(
+            BadRequest::UnknownKey,
             format!(
                 "this node is named as a dealer but holds no share of wallet {wallet}'s current \
                  key (its store lost it or never had it)"
@@ -62,8 +63,8 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     // A holder checks dealers against the committee it recorded, never the coordinator's.
     let old_indices = info.keygen_indices(&start.dealers)?;
     if old_indices.len() != info.threshold as usize {
-        return Err(Failure::new(
-            ErrorCode::InsufficientParticipants,
+        return Err(NodeError::bad_request(
+            BadRequest::WrongParticipantCount,
             format!(
                 "a reshare needs exactly {} dealers, got {}",
                 info.threshold,
@@ -73,10 +74,10 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     }
     let dealers: Vec<(String, u16)> = start.dealers.iter().cloned().zip(old_indices).collect();
     let (parts, setup) = ReshareSetup::from_nodes(&ctx.me, &dealers, &committee, threshold)
-        .map_err(|e| Failure::new(ErrorCode::IncompatiblePeerIds, e.to_string()))?;
+        .map_err(|e| NodeError::bad_request(BadRequest::IncompatiblePeers, e.to_string()))?;
     if parts.nodes() != start.participants.as_slice() {
-        return Err(Failure::new(
-            ErrorCode::IncompatiblePeerIds,
+        return Err(NodeError::bad_request(
+            BadRequest::IncompatiblePeers,
             "reshare participants differ from the committee and dealers of the request",
         ));
     }
@@ -95,7 +96,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         KeyType::Secp256k1 => run_ecdsa(&ctx, start, &wallet, &source, &committee, session).await?,
         KeyType::Ed25519 => run_eddsa(&ctx, &wallet, &source, session).await?,
     };
-    let key_type = keys::store_key_type(request.key_type);
+    let key_type = wallet::store_key_type(request.key_type);
     let pending = Pending {
         info: new_info,
         share,
@@ -126,7 +127,7 @@ async fn run_ecdsa(
     source: &Source,
     committee: &[String],
     session: Session,
-) -> Result<NewKeyParts, Failure> {
+) -> Result<NewKeyParts, NodeError> {
     let Session {
         parts,
         setup,
@@ -134,7 +135,7 @@ async fn run_ecdsa(
     } = session;
     let (old, share) = match source {
         Source::Held(info) => {
-            let share = keys::load_ecdsa_share(&ctx.store, wallet, info.version)?;
+            let share = wallet::load_ecdsa_share(&ctx.store, wallet, info.version)?;
             (EcdsaKeyInfo::of(&share).map_err(bad_material)?, Some(share))
         }
         Source::Given(old) => (old_key::ecdsa_key_info(old)?, None),
@@ -144,16 +145,17 @@ async fn run_ecdsa(
         None => None,
         Some(_) => {
             let run = start.aux_run.as_deref().ok_or_else(|| {
-                Failure::new(
-                    ErrorCode::MsgValidation,
+                NodeError::bad_request(
+                    BadRequest::Incomplete,
                     "reshare start names no aux-info run",
                 )
             })?;
-            let set = Participants::new(committee.to_vec())
-                .map_err(|e| Failure::new(ErrorCode::IncompatiblePeerIds, e.to_string()))?;
+            let set = Participants::new(committee.to_vec()).map_err(|e| {
+                NodeError::bad_request(BadRequest::IncompatiblePeers, e.to_string())
+            })?;
             Some(aux::load(&ctx.store, &set, run)?.ok_or_else(|| {
-                Failure::new(
-                    ErrorCode::ClusterNotReady,
+                NodeError::not_ready(
+                    NotReady::Cluster,
                     format!("this node lacks aux-info run {run} for the new committee"),
                 )
             })?)
@@ -161,31 +163,30 @@ async fn run_ecdsa(
     };
     let me = setup.me();
     let sid = SessionId::derive(ProtocolKind::EcdsaReshare, request_id.as_bytes(), &parts);
-    let io = SessionIo::open(ctx, ProtocolKind::EcdsaReshare, sid, &parts, me)?;
+    let io = SessionIo::open(&ctx.sessions, ProtocolKind::EcdsaReshare, sid, &parts, me)?;
     let job = move || async move {
         let mut rng = OsRng;
         reshare_ecdsa(io.party(), sid, &setup, &old, share.as_ref(), &mut rng).await
     };
-    let output = run_protocol(ctx.deadlines.keygen, job)
+    let output = run_protocol(ctx.deadlines.reshare, job)
         .await
-        .map_err(|e| timeout_failure(e, "reshare"))?
-        .map_err(|e| engine_failure(ErrorCode::ReshareFailure, &parts, e))?;
+        .map_err(|e| run_error(e, "reshare"))?
+        .map_err(|e| engine_error(ProtocolFault::Reshare, &parts, e))?;
     let digest = output.new_key.digest().map_err(bad_material)?;
     let public_key = output.new_key.public_key().map_err(bad_material)?;
     let sealed = match (output.share, aux) {
         (Some(share), Some(aux)) => {
             let complete = KeyShare::from_parts(share, aux)
-                .map_err(|e| engine_failure(ErrorCode::ReshareFailure, &parts, e))?;
+                .map_err(|e| engine_error(ProtocolFault::Reshare, &parts, e))?;
             Some(
                 complete
                     .seal()
-                    .map_err(|e| Failure::new(ErrorCode::KeySave, e.to_string()))?,
+                    .map_err(|e| NodeError::io(Io::KeySave, e.to_string()))?,
             )
         }
         (None, _) => None,
         (Some(_), None) => {
-            return Err(Failure::new(
-                ErrorCode::Unknown,
+            return Err(NodeError::bug(
                 "reshare gave a share to a node outside the new committee",
             ))
         }
@@ -198,7 +199,7 @@ async fn run_eddsa(
     wallet: &str,
     source: &Source,
     session: Session,
-) -> Result<NewKeyParts, Failure> {
+) -> Result<NewKeyParts, NodeError> {
     let Session {
         parts,
         setup,
@@ -206,7 +207,7 @@ async fn run_eddsa(
     } = session;
     let (old, share) = match source {
         Source::Held(info) => {
-            let share = keys::load_eddsa_share(&ctx.store, wallet, info.version)?;
+            let share = wallet::load_eddsa_share(&ctx.store, wallet, info.version)?;
             (share.public_key_package().clone(), Some(share))
         }
         Source::Given(given) => {
@@ -224,21 +225,20 @@ async fn run_eddsa(
         .transpose()?;
     let me = setup.me();
     let sid = SessionId::derive(ProtocolKind::EddsaReshare, request_id.as_bytes(), &parts);
-    let io = SessionIo::open(ctx, ProtocolKind::EddsaReshare, sid, &parts, me)?;
+    let io = SessionIo::open(&ctx.sessions, ProtocolKind::EddsaReshare, sid, &parts, me)?;
     let job = move || async move {
         let mut rng = OsRng;
         reshare_eddsa(io.party(), sid, &setup, &old, share.as_ref(), &mut rng).await
     };
-    let output = run_protocol(ctx.deadlines.keygen, job)
+    let output = run_protocol(ctx.deadlines.reshare, job)
         .await
-        .map_err(|e| timeout_failure(e, "reshare"))?
-        .map_err(|e| engine_failure(ErrorCode::ReshareFailure, &parts, e))?;
+        .map_err(|e| run_error(e, "reshare"))?
+        .map_err(|e| engine_error(ProtocolFault::Reshare, &parts, e))?;
     let public_key = match (&output.share, held_key) {
         (Some(new_share), _) => new_share.public_key().map_err(bad_material)?,
         (None, Some(key)) => key,
         (None, None) => {
-            return Err(Failure::new(
-                ErrorCode::Unknown,
+            return Err(NodeError::bug(
                 "reshare gave no share to a node that holds no old share",
             ))
         }
@@ -247,8 +247,8 @@ async fn run_eddsa(
         Some(share) => {
             let sealed = share
                 .seal()
-                .map_err(|e| Failure::new(ErrorCode::KeySave, e.to_string()))?;
-            Some(keys::pack(&sealed.secret, &sealed.public))
+                .map_err(|e| NodeError::io(Io::KeySave, e.to_string()))?;
+            Some(wallet::pack(&sealed.secret, &sealed.public))
         }
         None => None,
     };
@@ -256,19 +256,19 @@ async fn run_eddsa(
 }
 
 /// Switches this node to the pending result of the reshare named by `start.commit_of`.
-pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Failure> {
+pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
     let request = verified_request(&ctx, start)?;
     let nonce = start.commit_of.as_deref().ok_or_else(|| {
-        Failure::new(
-            ErrorCode::MsgValidation,
+        NodeError::bad_request(
+            BadRequest::Incomplete,
             "reshare commit names no reshare session",
         )
     })?;
     let wallet = &request.wallet_id;
-    let key_type = keys::store_key_type(request.key_type);
+    let key_type = wallet::store_key_type(request.key_type);
     let info = pending::commit(&ctx.store, key_type, wallet, nonce)?.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::ReshareFailure,
+        NodeError::protocol(
+            ProtocolFault::Reshare,
             format!("this node keeps no pending result of reshare {nonce} for wallet {wallet}"),
         )
     })?;
@@ -289,7 +289,7 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Fail
 /// surely does not).
 fn may_hold_share(
     ctx: &NodeContext,
-    key_type: crate::store::KeyType,
+    key_type: mpcium_state::store::KeyType,
     wallet: &str,
     version: u64,
 ) -> bool {

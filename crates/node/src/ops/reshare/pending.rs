@@ -5,13 +5,12 @@
 //! touched until [`commit`] switches to the pending version in one store transaction. An
 //! abandoned record is never read again (its nonce is never committed).
 
-use mpcium_protocol::ErrorCode;
+use mpcium_state::registry::KeyInfo;
+use mpcium_state::store::{Batch, KeyType, Store};
 use zeroize::Zeroizing;
 
-use crate::control::Failure;
-use crate::keys;
-use crate::registry::KeyInfo;
-use crate::store::{Batch, KeyType, Store};
+use crate::error::{Io, NodeError, ProtocolFault};
+use crate::ops::wallet;
 
 /// A reshare result waiting for its commit.
 pub(crate) struct Pending {
@@ -35,8 +34,8 @@ fn name(key_type: KeyType, wallet: &str, nonce: &str) -> String {
     format!("pending-reshare/{}/{wallet}/{nonce}", key_type.as_str())
 }
 
-fn write_failure(error: impl std::fmt::Display) -> Failure {
-    Failure::new(ErrorCode::StorageWrite, error.to_string())
+fn write_failure(error: impl std::fmt::Display) -> NodeError {
+    NodeError::io(Io::StorageWrite, error.to_string())
 }
 
 /// Stores the pending result of reshare `nonce`.
@@ -46,10 +45,10 @@ pub(crate) fn put(
     wallet: &str,
     nonce: &str,
     pending: &Pending,
-) -> Result<(), Failure> {
+) -> Result<(), NodeError> {
     let info = serde_json::to_vec(&pending.info).map_err(write_failure)?;
     let share = pending.share.as_ref().map_or(&[][..], |s| s.as_slice());
-    let record = keys::pack(&info, share);
+    let record = wallet::pack(&info, share);
     store
         .put_aux(&name(key_type, wallet, nonce), &record)
         .map_err(write_failure)
@@ -61,10 +60,10 @@ pub(crate) fn load(
     key_type: KeyType,
     wallet: &str,
     nonce: &str,
-) -> Result<Option<Pending>, Failure> {
+) -> Result<Option<Pending>, NodeError> {
     let Some(record) = store
         .aux(&name(key_type, wallet, nonce))
-        .map_err(|e| Failure::new(ErrorCode::StorageRead, e.to_string()))?
+        .map_err(|e| NodeError::io(Io::StorageRead, e.to_string()))?
     else {
         return Ok(None);
     };
@@ -72,12 +71,12 @@ pub(crate) fn load(
         return Ok(None);
     }
     let corrupt = || {
-        Failure::new(
-            ErrorCode::DataCorruption,
+        NodeError::io(
+            Io::Corrupt,
             format!("pending reshare record of {wallet} is malformed"),
         )
     };
-    let (info, share) = keys::unpack(record.expose()).ok_or_else(corrupt)?;
+    let (info, share) = wallet::unpack(record.expose()).ok_or_else(corrupt)?;
     let info: KeyInfo = serde_json::from_slice(info).map_err(|_| corrupt())?;
     let share = (!share.is_empty()).then(|| Zeroizing::new(share.to_vec()));
     Ok(Some(Pending { info, share }))
@@ -91,18 +90,18 @@ pub(crate) fn commit(
     key_type: KeyType,
     wallet: &str,
     nonce: &str,
-) -> Result<Option<KeyInfo>, Failure> {
+) -> Result<Option<KeyInfo>, NodeError> {
     let Some(pending) = load(store, key_type, wallet, nonce)? else {
         return Ok(None);
     };
     let current = store
         .keyinfo(key_type, wallet)
-        .map_err(|e| Failure::new(ErrorCode::StorageRead, e.to_string()))?
+        .map_err(|e| NodeError::io(Io::StorageRead, e.to_string()))?
         .and_then(|bytes| serde_json::from_slice::<KeyInfo>(&bytes).ok());
     if current.is_some_and(|c| c.version >= pending.info.version) {
         // Another reshare of the same version switched first: this one is stale.
-        return Err(Failure::new(
-            ErrorCode::ReshareFailure,
+        return Err(NodeError::protocol(
+            ProtocolFault::Reshare,
             format!(
                 "wallet {wallet} is already at version {} or later; a concurrent reshare won",
                 pending.info.version
@@ -123,7 +122,8 @@ pub(crate) fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{KdfParams, SecretPassword, StoreOptions};
+    use mpcium_protocol::ErrorCode;
+    use mpcium_state::store::{KdfParams, SecretPassword, StoreOptions};
 
     fn must_store(dir: &tempfile::TempDir) -> Store {
         Store::open_with(
@@ -194,7 +194,7 @@ mod tests {
             .expect("commit")
             .is_some());
         let failure = commit(&store, KeyType::Ecdsa, "w", "second").expect_err("stale");
-        assert_eq!(failure.error_code(), ErrorCode::ReshareFailure);
+        assert_eq!(failure.code(), ErrorCode::ReshareFailure);
     }
 
     #[test]

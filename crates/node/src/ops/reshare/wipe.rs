@@ -8,10 +8,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mpcium_protocol::ErrorCode;
+use mpcium_state::store::{Batch, KeyType, Store, StoreError};
 
-use crate::control::Failure;
-use crate::store::{Batch, KeyType, Store};
+use crate::error::{Io, NodeError};
 
 const PREFIX: &str = "wipe-share/";
 /// How often due wipes are looked for (at most; shorter grace periods poll faster).
@@ -31,16 +30,16 @@ pub(crate) fn schedule(
     wallet: &str,
     version: u64,
     grace: Duration,
-) -> Result<(), Failure> {
+) -> Result<(), NodeError> {
     let due = now_secs().saturating_add(grace.as_secs());
     let name = format!("{PREFIX}{}/{wallet}/{version}", key_type.as_str());
     store
         .put_aux(&name, &due.to_be_bytes())
-        .map_err(|e| Failure::new(ErrorCode::StorageWrite, e.to_string()))
+        .map_err(|e| NodeError::io(Io::StorageWrite, e.to_string()))
 }
 
 /// Deletes every share whose wipe is due; returns how many were wiped.
-pub(crate) fn wipe_due(store: &Store) -> Result<usize, crate::store::StoreError> {
+pub(crate) fn wipe_due(store: &Store) -> Result<usize, StoreError> {
     let now = now_secs();
     let mut wiped = 0;
     for name in store.aux_names(PREFIX)? {
@@ -101,7 +100,7 @@ pub async fn run(store: Store, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{KdfParams, SecretPassword, StoreOptions};
+    use mpcium_state::store::{KdfParams, SecretPassword, StoreOptions};
 
     fn must_store(dir: &tempfile::TempDir) -> Store {
         Store::open_with(

@@ -1,0 +1,77 @@
+//! The operations a node runs, each with both halves in one place: the coordinator's
+//! `coordinate` (a client request in, one result event out) and the participant's `participate`
+//! (a session-start order in, this node's output out) — [`keygen`], [`sign`], [`aux`] (ECDSA
+//! preparation) and [`reshare`] — plus the wallet's shares and keyinfo in the store
+//! ([`wallet`]).
+//!
+//! Operations decide *what* runs and check it against this node's own state; running sessions is
+//! `crate::session`'s job, and answering the client (decoding, caching, replying) is
+//! `crate::request`'s.
+
+pub mod aux;
+pub mod keygen;
+pub mod reshare;
+pub mod sign;
+pub mod wallet;
+
+use std::sync::Arc;
+
+use crate::context::NodeContext;
+use crate::error::{NodeError, ProtocolFault};
+use crate::session::control::{Operation, Output, Start};
+use crate::session::orchestrate;
+use crate::transport::envelope::Opened;
+
+/// Handles one session-start order from a coordinator: runs this node's part and reports the
+/// outcome. A malformed or replayed order is dropped (logged): there is no session to answer.
+pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
+    let coordinator = opened.header.from.clone();
+    let start: Start = match serde_json::from_slice(&opened.payload) {
+        Ok(start) => start,
+        Err(error) => {
+            tracing::warn!(%coordinator, %error, "dropped malformed session start");
+            return;
+        }
+    };
+    if !orchestrate::accept_start(&ctx.sessions, &start.nonce) {
+        tracing::warn!(%coordinator, nonce = %start.nonce, "dropped replayed session start");
+        return;
+    }
+    let span =
+        tracing::info_span!("session", op = ?start.operation, nonce = %start.nonce, %coordinator);
+    let result = tracing::Instrument::instrument(participate(ctx.clone(), &start), span).await;
+    if let Err(error) = &result {
+        tracing::warn!(nonce = %start.nonce, code = %error.code(), reason = %error, "session part failed");
+    }
+    orchestrate::report(&ctx.sessions, coordinator, &start.nonce, result).await;
+}
+
+/// This node's part of the session `start` orders.
+async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
+    match start.operation {
+        Operation::AuxInfo => aux::participate(ctx, start).await,
+        Operation::Keygen => keygen::participate(ctx, start).await,
+        Operation::Sign => sign::participate(ctx, start).await,
+        Operation::Reshare => reshare::participate::participate(ctx, start).await,
+        Operation::ReshareCommit => reshare::participate::commit(ctx, start).await,
+    }
+}
+
+/// The one output every participant reported; a `kind` failure if there is none or they differ
+/// on `what`.
+fn agreed<'a>(
+    outputs: &'a [Output],
+    kind: ProtocolFault,
+    what: &str,
+) -> Result<&'a Output, NodeError> {
+    let first = outputs.first().ok_or_else(|| {
+        NodeError::protocol(kind.clone(), format!("no participant reported {what}"))
+    })?;
+    if outputs.iter().any(|o| o != first) {
+        return Err(NodeError::protocol(
+            kind,
+            format!("participants disagree on {what}"),
+        ));
+    }
+    Ok(first)
+}

@@ -1,0 +1,13 @@
+//! Ingress, the top of the node: client requests from JetStream (and the reference's core-NATS
+//! resharing subject) in, exactly one published result out per request.
+//!
+//! * [`consumer`] — the consumer loops and the ack policy: ack after the result is published,
+//!   `Nak` with a delay when it could not be, `Term` for input that names no request, progress
+//!   while a request runs;
+//! * [`answer`] — decoding, authentication, the result cache, the operation's coordinator, and the
+//!   result event (errors included) as a [`answer::Reply`];
+//! * [`streams`] — the request and result streams, the durable consumers, publishing results.
+
+pub mod answer;
+pub mod consumer;
+pub mod streams;

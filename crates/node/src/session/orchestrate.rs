@@ -1,0 +1,139 @@
+//! Running a session as its coordinator, and the control traffic around every session: the
+//! coordinator orders each participant to start ([`run`]), participants accept an order once
+//! ([`accept_start`]) and report how their part ended ([`report`]).
+
+use std::time::{Duration, Instant};
+
+use super::control::{self, Outcome, Output, Start};
+use super::router::RegisterError;
+use super::Sessions;
+use crate::error::{Io, NodeError};
+use crate::transport::channel::{OUTCOME, START};
+use crate::transport::envelope::Header;
+
+/// Orders every participant of `start` to run it and waits for all their outcomes.
+/// Returns each participant's output in participant order, or the first failure reported, or a
+/// timeout naming the participants that did not answer.
+pub async fn run(
+    sessions: &Sessions,
+    start: Start,
+    deadline: Duration,
+) -> Result<Vec<Output>, NodeError> {
+    let outcome_key = (OUTCOME, control::outcome_session(&start.nonce));
+    let mut inbox = sessions
+        .router()
+        .register(outcome_key, start.participants.clone(), Instant::now())
+        .map_err(|e| NodeError::io(Io::SessionReused, e.to_string()))?;
+    let payload =
+        serde_json::to_vec(&start).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
+    for participant in &start.participants {
+        let header = Header {
+            channel: START,
+            session: control::start_session(&start.nonce),
+            round: 0,
+            seq: 0,
+            broadcast: false,
+            from: sessions.me().to_owned(),
+            to: participant.clone(),
+        };
+        sessions.bus().send(&header, &payload).await.map_err(|e| {
+            NodeError::io(
+                Io::PeerUnreachable,
+                format!("cannot reach {participant}: {e}"),
+            )
+        })?;
+    }
+
+    let mut outputs: Vec<Option<Output>> = vec![None; start.participants.len()];
+    let collect = async {
+        while outputs.iter().any(Option::is_none) {
+            let Some(opened) = inbox.recv().await else {
+                return Err(NodeError::io(Io::SessionClosed, "outcome inbox closed"));
+            };
+            let Ok(outcome) = serde_json::from_slice::<Outcome>(&opened.payload) else {
+                tracing::warn!(from = %opened.header.from, "dropped malformed outcome");
+                continue;
+            };
+            if outcome.nonce != start.nonce {
+                continue;
+            }
+            let Some(slot) = start
+                .participants
+                .iter()
+                .position(|p| *p == opened.header.from)
+            else {
+                continue;
+            };
+            match outcome.result {
+                Ok(output) => outputs[slot] = Some(output),
+                Err(failure) => return Err(NodeError::reported_by(&opened.header.from, failure)),
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(deadline, collect).await {
+        Ok(Ok(())) => Ok(outputs.into_iter().flatten().collect()),
+        Ok(Err(error)) => Err(error),
+        Err(_) => {
+            let missing: Vec<String> = start
+                .participants
+                .iter()
+                .zip(&outputs)
+                .filter(|(_, o)| o.is_none())
+                .map(|(p, _)| p.clone())
+                .collect();
+            Err(NodeError::Timeout {
+                reason: format!(
+                    "no outcome within {deadline:?} from: {}",
+                    missing.join(", ")
+                ),
+                missing,
+            })
+        }
+    }
+}
+
+/// Whether the start order with `nonce` is new on this node; a start is accepted once, so a
+/// replayed order is refused for as long as the router remembers finished sessions.
+pub fn accept_start(sessions: &Sessions, nonce: &str) -> bool {
+    let key = (START, control::start_session(nonce));
+    match sessions.router().register(key, [], Instant::now()) {
+        Ok(marker) => {
+            drop(marker);
+            true
+        }
+        Err(RegisterError::Reused) => false,
+    }
+}
+
+/// Reports to `coordinator` how this node's part of the session started with `nonce` ended.
+pub async fn report(
+    sessions: &Sessions,
+    coordinator: String,
+    nonce: &str,
+    result: Result<Output, NodeError>,
+) {
+    let outcome = Outcome {
+        nonce: nonce.to_owned(),
+        result: result.map_err(|e| e.to_failure()),
+    };
+    let payload = match serde_json::to_vec(&outcome) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(%error, "cannot encode outcome");
+            return;
+        }
+    };
+    let header = Header {
+        channel: OUTCOME,
+        session: control::outcome_session(nonce),
+        round: 0,
+        seq: 0,
+        broadcast: false,
+        from: sessions.me().to_owned(),
+        to: coordinator,
+    };
+    if let Err(error) = sessions.bus().send(&header, &payload).await {
+        tracing::error!(%error, "cannot report session outcome to the coordinator");
+    }
+}
