@@ -78,9 +78,15 @@ impl BackupKey {
     fn decrypt(&self, nonce: &[u8; 12], ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let nonce = GenericArray::from_slice(nonce);
         let plain = match self.0.len() {
-            16 => Aes128Gcm::new_from_slice(&self.0).ok()?.decrypt(nonce, ciphertext),
-            24 => Aes192Gcm::new_from_slice(&self.0).ok()?.decrypt(nonce, ciphertext),
-            32 => Aes256Gcm::new_from_slice(&self.0).ok()?.decrypt(nonce, ciphertext),
+            16 => Aes128Gcm::new_from_slice(&self.0)
+                .ok()?
+                .decrypt(nonce, ciphertext),
+            24 => Aes192Gcm::new_from_slice(&self.0)
+                .ok()?
+                .decrypt(nonce, ciphertext),
+            32 => Aes256Gcm::new_from_slice(&self.0)
+                .ok()?
+                .decrypt(nonce, ciphertext),
             _ => return None,
         };
         plain.ok().map(Zeroizing::new)
@@ -91,9 +97,15 @@ impl BackupKey {
     pub(crate) fn encrypt(&self, nonce: &[u8; 12], plain: &[u8]) -> Option<Vec<u8>> {
         let nonce = GenericArray::from_slice(nonce);
         match self.0.len() {
-            16 => Aes128Gcm::new_from_slice(&self.0).ok()?.encrypt(nonce, plain),
-            24 => Aes192Gcm::new_from_slice(&self.0).ok()?.encrypt(nonce, plain),
-            32 => Aes256Gcm::new_from_slice(&self.0).ok()?.encrypt(nonce, plain),
+            16 => Aes128Gcm::new_from_slice(&self.0)
+                .ok()?
+                .encrypt(nonce, plain),
+            24 => Aes192Gcm::new_from_slice(&self.0)
+                .ok()?
+                .encrypt(nonce, plain),
+            32 => Aes256Gcm::new_from_slice(&self.0)
+                .ok()?
+                .encrypt(nonce, plain),
             _ => return None,
         }
         .ok()
@@ -168,7 +180,10 @@ impl BackupFileName {
 
     /// The file name.
     pub fn file_name(&self) -> String {
-        format!("backup-{}-{}-{}.enc", self.node, self.timestamp, self.counter)
+        format!(
+            "backup-{}-{}-{}.enc",
+            self.node, self.timestamp, self.counter
+        )
     }
 }
 
@@ -421,7 +436,10 @@ impl BackupFile {
                 detail: "nonce_b64 is not a base64 12-byte nonce".into(),
             })?;
         if metadata.encryption_key_id.len() != 16
-            || !metadata.encryption_key_id.bytes().all(|b| b.is_ascii_hexdigit())
+            || !metadata
+                .encryption_key_id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
         {
             return Err(BackupError::Metadata {
                 file: file(),
@@ -474,7 +492,11 @@ impl BackupFile {
     }
 
     fn check_key(&self, key: &BackupKey) -> Result<(), BackupError> {
-        if !self.metadata.encryption_key_id.eq_ignore_ascii_case(&key.key_id()) {
+        if !self
+            .metadata
+            .encryption_key_id
+            .eq_ignore_ascii_case(&key.key_id())
+        {
             return Err(BackupError::WrongKey {
                 file: self.label.clone(),
                 file_key_id: self.metadata.encryption_key_id.clone(),
@@ -668,12 +690,7 @@ impl BackupChain {
             };
             let entries = badger::decode_stream(&plain).map_err(stream_error)?;
             snapshot
-                .replay(
-                    entries,
-                    file.metadata.since,
-                    file.metadata.next_since,
-                    now,
-                )
+                .replay(entries, file.metadata.since, file.metadata.next_since, now)
                 .map_err(stream_error)?;
         }
         Ok(snapshot)

@@ -195,8 +195,8 @@ impl Snapshot {
                 .get(&key)
                 .is_none_or(|slot| kv.version >= slot.version);
             if newer {
-                let value = (!deleted && !expired)
-                    .then(|| Zeroizing::new(std::mem::take(&mut kv.value)));
+                let value =
+                    (!deleted && !expired).then(|| Zeroizing::new(std::mem::take(&mut kv.value)));
                 self.slots.insert(
                     key,
                     Slot {
@@ -271,7 +271,10 @@ mod tests {
             set_entry(b"a", b"0", 2),
             set_entry(b"b", b"x", 4),
         ]);
-        stream.extend(encode_batch(vec![delete_entry(b"b", 5), set_entry(b"c", b"y", 5)]));
+        stream.extend(encode_batch(vec![
+            delete_entry(b"b", 5),
+            set_entry(b"c", b"y", 5),
+        ]));
         let entries = decode_stream(&stream).unwrap();
         assert_eq!(entries.len(), 5);
         let mut snap = Snapshot::default();
@@ -286,7 +289,8 @@ mod tests {
     #[test]
     fn a_later_backup_overrides_and_expired_entries_vanish() {
         let mut snap = Snapshot::default();
-        snap.replay(vec![set_entry(b"k", b"old", 2)], 0, 2, 100).unwrap();
+        snap.replay(vec![set_entry(b"k", b"old", 2)], 0, 2, 100)
+            .unwrap();
         let mut expiring = set_entry(b"e", b"v", 3);
         expiring.expires_at = 50;
         snap.replay(vec![set_entry(b"k", b"new", 3), expiring], 2, 3, 100)

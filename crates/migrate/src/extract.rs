@@ -8,9 +8,9 @@
 //! * `ShareID` is one of `Ks` and names this node;
 //! * every `BigXj` and the public key are valid points (on the curve, not the identity, Ed25519
 //!   in the prime-order subgroup), and `Xi·G = BigXj[own]`;
-//! * all `BigXj` lie on one polynomial of degree `signers − 1` through the public key, where
-//!   `signers` is the keyinfo's `threshold + 1` when keyinfo is given, else the smallest degree
-//!   that fits (a random tss-lib polynomial fits no lower one) — a wrong `BigXj` is named;
+//! * all `BigXj` lie on one polynomial through the public key whose lowest degree is
+//!   `signers − 1` (a random tss-lib polynomial fits no lower one), where `signers` must equal the
+//!   keyinfo's `threshold + 1` when keyinfo is given — a wrong `BigXj` is named then;
 //! * with keyinfo: its participants are exactly the holders.
 //!
 //! Which version: the keyinfo's when given (a node left out of the latest reshare still has the
@@ -24,7 +24,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::badger::Snapshot;
 use crate::group::{Ed25519, Group, PointError, Secp256k1};
-use crate::record::{on_polynomial, Holder, ImportedShare, KeyType, RecordError, SecretShare, ShareParts};
+use crate::record::{
+    on_polynomial, Holder, ImportedShare, KeyType, RecordError, SecretShare, ShareParts,
+};
 use crate::reference::{decode_party_key, KeyInfoSet, PeerMap, ReferenceKeyInfo, ShareKey};
 use crate::tsslib::{self, SaveData, SaveDataError};
 
@@ -141,6 +143,19 @@ pub enum ShareError {
         /// `signers − 1` shares.
         culprits: Vec<String>,
     },
+    /// Keyinfo names another threshold than the one the shares have.
+    #[error(
+        "keyinfo says {keyinfo_signers} signers but the shares are a {share_signers}-of-n sharing"
+    )]
+    ThresholdMismatch {
+        /// Keyinfo's threshold + 1.
+        keyinfo_signers: u16,
+        /// The sharing's actual threshold.
+        share_signers: u16,
+    },
+    /// Every share equals the key (a constant polynomial): not a threshold sharing.
+    #[error("every public share equals the public key: not a threshold sharing")]
+    Degenerate,
     /// Keyinfo's participants are not the holders.
     #[error("keyinfo lists participants {keyinfo:?} but the share's holders are {holders:?}")]
     ParticipantsMismatch {
@@ -238,7 +253,9 @@ pub fn extract(snapshot: &Snapshot, opts: &ExtractOptions<'_>) -> Result<Extract
                 continue;
             }
             Some(Some(info)) => {
-                let found = candidates.iter().position(|c| c.key.version == info.version);
+                let found = candidates
+                    .iter()
+                    .position(|c| c.key.version == info.version);
                 if found.is_none() {
                     let key = ShareKey {
                         key_type,
@@ -251,8 +268,7 @@ pub fn extract(snapshot: &Snapshot, opts: &ExtractOptions<'_>) -> Result<Extract
                         });
                     }
                     out.not_held.push(key);
-                    out.superseded
-                        .extend(candidates.into_iter().map(|c| c.key));
+                    out.superseded.extend(candidates.into_iter().map(|c| c.key));
                     continue;
                 }
                 found
@@ -373,10 +389,12 @@ fn convert<G: Group>(
     // Points.
     let mut points = Vec::with_capacity(n);
     for (j, c) in data.big_xj.iter().enumerate() {
-        points.push(G::from_coords(&c.x, &c.y).map_err(|error| ShareError::Point {
-            field: format!("BigXj[{j}]"),
-            error,
-        })?);
+        points.push(
+            G::from_coords(&c.x, &c.y).map_err(|error| ShareError::Point {
+                field: format!("BigXj[{j}]"),
+                error,
+            })?,
+        );
     }
     let pub_field = match key.key_type {
         KeyType::Secp256k1 => "ECDSAPub",
@@ -414,6 +432,13 @@ fn convert<G: Group>(
                     culprits: off_polynomial::<G>(&xs, &points, &public_key, signers, &nodes),
                 });
             }
+            let exact = minimal_signers::<G>(&xs, &points, &public_key)?;
+            if exact != signers {
+                return Err(ShareError::ThresholdMismatch {
+                    keyinfo_signers: signers,
+                    share_signers: exact,
+                });
+            }
             let mut listed = info.participant_peer_ids.clone();
             listed.sort();
             let mut holders = nodes.clone();
@@ -426,13 +451,7 @@ fn convert<G: Group>(
             }
             signers
         }
-        None => (2..=n)
-            .filter_map(|s| u16::try_from(s).ok())
-            .find(|s| on_polynomial::<G>(&xs, &points, &public_key, *s))
-            .ok_or(ShareError::Inconsistent {
-                signers: None,
-                culprits: Vec::new(),
-            })?,
+        None => minimal_signers::<G>(&xs, &points, &public_key)?,
     };
     let holders = nodes
         .iter()
@@ -455,6 +474,25 @@ fn convert<G: Group>(
         secret_share: secret,
         public_key: G::encode(&public_key),
     })?)
+}
+
+/// The threshold of the sharing: one more than the lowest degree of a polynomial through the
+/// public key (at zero) and every public share. A degree-0 "sharing" (every share is the key
+/// itself) is refused.
+fn minimal_signers<G: Group>(
+    xs: &[G::Scalar],
+    points: &[G::Point],
+    public_key: &G::Point,
+) -> Result<u16, ShareError> {
+    let n = u16::try_from(xs.len()).unwrap_or(u16::MAX);
+    match (1..=n).find(|s| on_polynomial::<G>(xs, points, public_key, *s)) {
+        Some(1) => Err(ShareError::Degenerate),
+        Some(s) => Ok(s),
+        None => Err(ShareError::Inconsistent {
+            signers: None,
+            culprits: Vec::new(),
+        }),
+    }
 }
 
 /// Node ids whose public share is off the polynomial through the public key (at zero) and the

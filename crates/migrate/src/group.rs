@@ -37,7 +37,10 @@ pub trait Group {
         + Sub<Output = Self::Scalar>
         + Mul<Output = Self::Scalar>;
     /// Group elements.
-    type Point: Copy + PartialEq + Add<Output = Self::Point> + Mul<Self::Scalar, Output = Self::Point>;
+    type Point: Copy
+        + PartialEq
+        + Add<Output = Self::Point>
+        + Mul<Self::Scalar, Output = Self::Point>;
 
     /// The key type the group carries.
     const KEY_TYPE: KeyType;
@@ -76,7 +79,11 @@ pub enum Secp256k1 {}
 pub enum Ed25519 {}
 
 /// Horner's rule over bytes: `Σ b_i·256^(len-1-i)` in the scalar field.
-fn horner<S: Copy + Add<Output = S> + Mul<Output = S>>(be: &[u8], from_u8: impl Fn(u8) -> S, zero: S) -> S {
+fn horner<S: Copy + Add<Output = S> + Mul<Output = S>>(
+    be: &[u8],
+    from_u8: impl Fn(u8) -> S,
+    zero: S,
+) -> S {
     let base = from_u8(0xff) + from_u8(1);
     be.iter().fold(zero, |acc, b| acc * base + from_u8(*b))
 }
@@ -120,11 +127,8 @@ impl Group for Secp256k1 {
         use k256::elliptic_curve::sec1::FromEncodedPoint;
         let x = crate::number::to_fixed::<32>(x).ok_or(PointError::CoordinateOutOfRange)?;
         let y = crate::number::to_fixed::<32>(y).ok_or(PointError::CoordinateOutOfRange)?;
-        let encoded = k256::EncodedPoint::from_affine_coordinates(
-            &(*x).into(),
-            &(*y).into(),
-            false,
-        );
+        let encoded =
+            k256::EncodedPoint::from_affine_coordinates(&(*x).into(), &(*y).into(), false);
         // Rejects coordinates ≥ p as well as points off the curve; affine points are never the
         // identity.
         let affine = k256::AffinePoint::from_encoded_point(&encoded)
@@ -190,7 +194,7 @@ impl Group for Ed25519 {
     fn reduce_be(be: &[u8]) -> Self::Scalar {
         horner(
             be,
-            |b| curve25519_dalek::Scalar::from(b),
+            curve25519_dalek::Scalar::from,
             curve25519_dalek::Scalar::ZERO,
         )
     }
@@ -326,7 +330,11 @@ pub fn lagrange_at_zero<G: Group>(points: &[G::Scalar], position: usize) -> Opti
 
 /// The value at `at` of the polynomial through `(x_j, P_j)` (in the exponent):
 /// `Σ_j P_j · Π_{m≠j} (at − x_m) / (x_j − x_m)`. `None` if two `x_j` are equal.
-pub fn interpolate<G: Group>(xs: &[G::Scalar], points: &[G::Point], at: &G::Scalar) -> Option<G::Point> {
+pub fn interpolate<G: Group>(
+    xs: &[G::Scalar],
+    points: &[G::Point],
+    at: &G::Scalar,
+) -> Option<G::Point> {
     let mut acc = G::identity();
     for (j, (xj, pj)) in xs.iter().zip(points).enumerate() {
         let mut numerator = G::reduce_be(&[1]);
@@ -358,7 +366,9 @@ mod tests {
         wide[31] = 1;
         wide[63] = 5;
         use k256::elliptic_curve::ops::Reduce;
-        let expected = <k256::Scalar as Reduce<k256::elliptic_curve::bigint::U512>>::reduce(k256::elliptic_curve::bigint::U512::from_be_slice(&wide));
+        let expected = <k256::Scalar as Reduce<k256::elliptic_curve::bigint::U512>>::reduce(
+            k256::elliptic_curve::bigint::U512::from_be_slice(&wide),
+        );
         assert_eq!(k, expected);
         let mut le = [0u8; 64];
         le[32] = 1;
@@ -377,7 +387,10 @@ mod tests {
         assert_eq!(Ed25519::from_coords(&x, &y).unwrap(), p);
         let mut bad_x = x.clone();
         *bad_x.last_mut().unwrap() ^= 2;
-        assert_eq!(Ed25519::from_coords(&bad_x, &y), Err(PointError::NotOnCurve));
+        assert_eq!(
+            Ed25519::from_coords(&bad_x, &y),
+            Err(PointError::NotOnCurve)
+        );
 
         let s = <Secp256k1 as Group>::reduce_be(b"some scalar");
         let p = Secp256k1::mul_base(&s);
@@ -385,7 +398,10 @@ mod tests {
         assert_eq!(Secp256k1::from_coords(&x, &y).unwrap(), p);
         let mut bad_y = y.clone();
         bad_y[31] ^= 1;
-        assert_eq!(Secp256k1::from_coords(&x, &bad_y), Err(PointError::NotOnCurve));
+        assert_eq!(
+            Secp256k1::from_coords(&x, &bad_y),
+            Err(PointError::NotOnCurve)
+        );
     }
 
     #[test]
@@ -415,8 +431,13 @@ mod tests {
             interpolate::<Secp256k1>(&xs[..2], &ys[..2], &zero),
             Some(Secp256k1::mul_base(&a0))
         );
-        assert_eq!(interpolate::<Secp256k1>(&xs[..2], &ys[..2], &xs[2]), Some(ys[2]));
-        let w: Vec<_> = (0..3).map(|j| lagrange_at_zero::<Secp256k1>(&xs, j).unwrap()).collect();
+        assert_eq!(
+            interpolate::<Secp256k1>(&xs[..2], &ys[..2], &xs[2]),
+            Some(ys[2])
+        );
+        let w: Vec<_> = (0..3)
+            .map(|j| lagrange_at_zero::<Secp256k1>(&xs, j).unwrap())
+            .collect();
         let sum = xs
             .iter()
             .zip(&w)

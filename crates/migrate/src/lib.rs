@@ -45,7 +45,9 @@ use std::path::Path;
 
 pub use backup::{BackupChain, BackupError, BackupErrorKind, BackupKey};
 pub use badger::Snapshot;
-pub use extract::{extract, ExtractError, ExtractErrorKind, ExtractOptions, Extraction, ShareError};
+pub use extract::{
+    extract, ExtractError, ExtractErrorKind, ExtractOptions, Extraction, ShareError,
+};
 pub use record::{Holder, ImportedShare, KeyType, RecordError, SecretShare};
 pub use reference::{KeyInfoSet, PeerMap, ReferenceKeyInfo, ShareKey};
 

@@ -111,14 +111,18 @@ mod tests {
         assert_eq!(*decode_text("255").unwrap(), vec![0xff]);
         assert_eq!(*decode_text("256").unwrap(), vec![1, 0]);
         // 2^256 - 1 needs 78 digits and 32 bytes; no float can hold it exactly.
-        let max =
-            "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
         assert_eq!(*decode_text(max).unwrap(), vec![0xff; 32]);
     }
 
     #[test]
     fn decimal_text_round_trips() {
-        for bytes in [vec![1u8], vec![0x12, 0x34, 0x56], vec![0xff; 40], b"node-a:1".to_vec()] {
+        for bytes in [
+            vec![1u8],
+            vec![0x12, 0x34, 0x56],
+            vec![0xff; 40],
+            b"node-a:1".to_vec(),
+        ] {
             assert_eq!(*decode_text(&to_decimal(&bytes)).unwrap(), bytes);
         }
         assert_eq!(to_decimal(&[]), "0");

@@ -122,8 +122,8 @@ pub enum RecordError {
         /// What is wrong.
         what: String,
     },
-    /// The public shares do not lie on one polynomial of the recorded degree through the public
-    /// key.
+    /// The public shares do not lie on one polynomial of exactly the recorded degree through
+    /// the public key.
     #[error("public shares do not match the public key at threshold {signers}")]
     Inconsistent {
         /// The recorded threshold.
@@ -142,7 +142,7 @@ pub enum RecordError {
 /// Invariants (checked by [`ImportedShare::new`] and on deserialization): at least two holders
 /// with distinct non-zero evaluation points in ascending order and distinct node ids;
 /// `2 ≤ threshold_signers ≤ holders`; every public share is a valid point and all of them lie on
-/// one polynomial of degree `threshold_signers − 1` whose value at zero is `public_key`;
+/// one polynomial of degree exactly `threshold_signers − 1` whose value at zero is `public_key`;
 /// `secret_share · G` is the public share of holder `own_position`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ImportedShare {
@@ -204,7 +204,7 @@ impl ImportedShare {
             secret_share,
             public_key,
         } = parts;
-        holders.sort_by(|a, b| a.evaluation_point.cmp(&b.evaluation_point));
+        holders.sort_by_key(|h| h.evaluation_point);
         let own_position = holders
             .iter()
             .position(|h| h.node_id == own_node_id)
@@ -250,7 +250,13 @@ impl ImportedShare {
             }
         }
         for (k, h) in self.holders.iter().enumerate() {
-            if self.holders.get(..k).unwrap_or_default().iter().any(|e| e.node_id == h.node_id) {
+            if self
+                .holders
+                .get(..k)
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.node_id == h.node_id)
+            {
                 return Err(RecordError::Structure(format!(
                     "node {} holds two shares",
                     h.node_id
@@ -284,7 +290,10 @@ impl ImportedShare {
         }
         let public_key = G::decode(&self.public_key)
             .map_err(|e| RecordError::Structure(format!("public key {e}")))?;
-        if !on_polynomial::<G>(&xs, &points, &public_key, self.threshold_signers) {
+        // Exactly this threshold: on a polynomial of degree t − 1, and on none of lower degree.
+        if !on_polynomial::<G>(&xs, &points, &public_key, self.threshold_signers)
+            || on_polynomial::<G>(&xs, &points, &public_key, self.threshold_signers - 1)
+        {
             return Err(RecordError::Inconsistent {
                 signers: self.threshold_signers,
             });
@@ -355,7 +364,10 @@ impl ImportedShare {
 
     /// Public shares of all holders, in holder order.
     pub fn public_shares(&self) -> Vec<Vec<u8>> {
-        self.holders.iter().map(|h| h.public_share.clone()).collect()
+        self.holders
+            .iter()
+            .map(|h| h.public_share.clone())
+            .collect()
     }
 
     /// SHA-256 over everything public in the record (key type, wallet, version, threshold, every

@@ -112,7 +112,10 @@ pub fn party_key(node_id: &str, version: u64) -> Vec<u8> {
     };
     // `big.Int.SetBytes(..).Bytes()` drops leading zero bytes; ASCII text has none unless it
     // starts with NUL.
-    text.into_bytes().into_iter().skip_while(|b| *b == 0).collect()
+    text.into_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect()
 }
 
 /// Reads a party key as `(node id, version)`: `"<id>:<v>"` with a decimal `v ≥ 1`, else the whole
@@ -361,7 +364,13 @@ mod tests {
         let set = KeyInfoSet::from_consul_export(export.as_bytes()).unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(set.get(KeyType::Secp256k1, "w1").unwrap().version, 2);
-        assert_eq!(set.get(KeyType::Ed25519, "w1").unwrap().participant_peer_ids.len(), 2);
+        assert_eq!(
+            set.get(KeyType::Ed25519, "w1")
+                .unwrap()
+                .participant_peer_ids
+                .len(),
+            2
+        );
         let bad = r#"[{"key":"threshold_keyinfo/ecdsa:w1","flags":0,"value":"e30="}]"#;
         assert!(matches!(
             KeyInfoSet::from_consul_export(bad.as_bytes()),

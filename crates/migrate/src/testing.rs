@@ -28,6 +28,9 @@ use crate::number::to_decimal;
 use crate::record::KeyType;
 use crate::reference::{party_key, ShareKey};
 
+/// Affine big-endian coordinates `(x, y)`.
+pub type Coords = (Vec<u8>, Vec<u8>);
+
 /// One holder of a [`ReferenceKey`], with the values tss-lib would store for it. Fields are
 /// public so tests can tamper with them.
 #[derive(Clone)]
@@ -171,7 +174,7 @@ impl ReferenceKey {
             holders: &[&str],
             version: u64,
             signers: u16,
-        ) -> (Vec<Party>, (Vec<u8>, Vec<u8>), Vec<u8>) {
+        ) -> (Vec<Party>, Coords, Vec<u8>) {
             let s = G::reduce_be(secret);
             let (parties, pk) = split::<G, R>(rng, s, holders, version, signers);
             (parties, G::to_coords(&pk), G::encode(&pk))
@@ -194,7 +197,12 @@ impl ReferenceKey {
 
     /// The same key re-split among `holders` with `signers`, at the next version (what tss-lib
     /// resharing gives the new committee).
-    pub fn reshare<R: RngCore + CryptoRng>(&self, rng: &mut R, holders: &[&str], signers: u16) -> Self {
+    pub fn reshare<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+        holders: &[&str],
+        signers: u16,
+    ) -> Self {
         Self::with_secret(
             rng,
             self.key_type,
@@ -263,7 +271,12 @@ impl ReferenceKey {
             )
         };
         let list = |items: Vec<String>| format!("[{}]", items.join(","));
-        let ks = list(self.parties.iter().map(|p| to_decimal(&p.party_key)).collect());
+        let ks = list(
+            self.parties
+                .iter()
+                .map(|p| to_decimal(&p.party_key))
+                .collect(),
+        );
         let big_xj = list(self.parties.iter().map(|p| point(&p.big_xj)).collect());
         let mut out = Zeroizing::new(String::with_capacity(32 * 1024));
         let n = self.parties.len();
@@ -293,7 +306,11 @@ impl ReferenceKey {
                 let ntilde = per_party(&mut big);
                 let h1 = per_party(&mut big);
                 let h2 = per_party(&mut big);
-                let pks = list((0..n).map(|_| format!(r#"{{"N":{}}}"#, big(2048))).collect());
+                let pks = list(
+                    (0..n)
+                        .map(|_| format!(r#"{{"N":{}}}"#, big(2048)))
+                        .collect(),
+                );
                 write!(
                     out,
                     r#"{{{pre}"Xi":{},"ShareID":{},"Ks":{ks},"NTildej":{ntilde},"H1j":{h1},"H2j":{h2},"BigXj":{big_xj},"PaillierPKs":{pks},"ECDSAPub":{}}}"#,
@@ -360,8 +377,11 @@ impl BackupWriter {
     /// Commits `txn.Set(key, value)` at the next Badger version.
     pub fn set(&mut self, key: &str, value: &[u8]) {
         self.badger_version += 1;
-        self.log
-            .push(badger::set_entry(key.as_bytes(), value, self.badger_version));
+        self.log.push(badger::set_entry(
+            key.as_bytes(),
+            value,
+            self.badger_version,
+        ));
     }
 
     /// Commits `txn.Delete(key)` at the next Badger version.
@@ -385,7 +405,7 @@ impl BackupWriter {
                 .iter()
                 .filter(|kv| kv.key == key && kv.version >= self.since)
                 .collect();
-            versions.sort_by(|a, b| b.version.cmp(&a.version));
+            versions.sort_by_key(|kv| std::cmp::Reverse(kv.version));
             for kv in versions {
                 entries.push(kv.clone());
                 if kv.meta.first().is_some_and(|m| m & 1 != 0) {
@@ -416,7 +436,11 @@ impl BackupWriter {
         rng.fill_bytes(&mut nonce);
         let ciphertext = self.key.encrypt(&nonce, &plain)?;
         self.counter += 1;
-        let timestamp = format!("2025-06-01_12-{:02}-{:02}", self.counter / 60, self.counter % 60);
+        let timestamp = format!(
+            "2025-06-01_12-{:02}-{:02}",
+            self.counter / 60,
+            self.counter % 60
+        );
         let meta = BackupMetadata {
             algo: ALGO.into(),
             nonce_b64: base64::engine::general_purpose::STANDARD.encode(nonce),

@@ -190,7 +190,11 @@ pub fn parse(key_type: KeyType, bytes: &[u8]) -> Result<SaveData, SaveDataError>
         .enumerate()
         .map(|(j, p)| point(p, &format!("BigXj[{j}]"), key_type))
         .collect::<Result<Vec<_>, _>>()?;
-    let public_key = point(pub_raw.ok_or(SaveDataError::Missing(pub_field))?, pub_field, key_type)?;
+    let public_key = point(
+        pub_raw.ok_or(SaveDataError::Missing(pub_field))?,
+        pub_field,
+        key_type,
+    )?;
     if key_type == KeyType::Secp256k1 {
         for (field, values) in [
             ("NTildej", &raw.ntilde_j),
@@ -242,15 +246,30 @@ mod tests {
                 .to_vec()
         );
         assert_eq!(data.ks, vec![vec![7], vec![9]]);
-        assert_eq!(data.big_xj[1], Coords { x: vec![3], y: vec![4] });
-        assert_eq!(data.public_key, Coords { x: vec![5], y: vec![6] });
+        assert_eq!(
+            data.big_xj[1],
+            Coords {
+                x: vec![3],
+                y: vec![4]
+            }
+        );
+        assert_eq!(
+            data.public_key,
+            Coords {
+                x: vec![5],
+                y: vec![6]
+            }
+        );
     }
 
     #[test]
     fn a_point_of_the_other_curve_is_refused() {
         let json = eddsa_json("1");
         let err = parse(KeyType::Secp256k1, json.as_bytes()).unwrap_err();
-        assert!(matches!(err, SaveDataError::Curve { .. } | SaveDataError::Missing(_)), "{err}");
+        assert!(
+            matches!(err, SaveDataError::Curve { .. } | SaveDataError::Missing(_)),
+            "{err}"
+        );
         let ok = parse(KeyType::Ed25519, json.as_bytes()).unwrap();
         assert_eq!(ok.ks.len(), 2);
     }
