@@ -14,8 +14,8 @@
 //! 2. [`BackupChain::restore`] — checks every key id and GCM tag, decodes each Badger stream
 //!    and replays it into a [`Snapshot`] of the node's key–value store ([`badger`]).
 //! 3. [`extract()`] — picks each wallet key's current version, parses the tss-lib save data
-//!    ([`tsslib`]), checks it ([`extract`] module docs) and builds [`ImportedShare`]s, mapping
-//!    tss-lib party keys to node ids ([`reference`]).
+//!    ([`tsslib`]), checks it ([`extract`](mod@extract) module docs) and builds [`ImportedShare`]s, mapping
+//!    tss-lib party keys to node ids ([`reference`](mod@reference)).
 //!
 //! [`import_node_backups`] does all three.
 //!
@@ -26,7 +26,7 @@
 //!
 //! # Formats
 //! Every stored format is described, with the reference source it comes from, in the module that
-//! reads it: [`backup`], [`badger`], [`tsslib`], [`reference`]. With the `test-support` feature,
+//! reads it: [`backup`], [`badger`], [`tsslib`], [`reference`](mod@reference). With the `test-support` feature,
 //! [`testing`] writes each of them from a random tss-lib-style key split.
 
 pub mod backup;

@@ -357,6 +357,20 @@ impl ImportedShare {
         &self.public_key
     }
 
+    /// The public key in the reference's result encoding, to compare with the addresses its
+    /// clients derived: secp256k1 affine X‖Y (64 bytes, no `0x04`), Ed25519 the 32-byte key.
+    pub fn reference_public_key(&self) -> Result<Vec<u8>, RecordError> {
+        let bad = |e: group::PointError| RecordError::Structure(format!("public key {e}"));
+        match self.key_type {
+            KeyType::Secp256k1 => {
+                let (x, y) =
+                    Secp256k1::to_coords(&Secp256k1::decode(&self.public_key).map_err(bad)?);
+                Ok([x, y].concat())
+            }
+            KeyType::Ed25519 => Ok(self.public_key.clone()),
+        }
+    }
+
     /// Evaluation points of all holders, in holder order.
     pub fn evaluation_points(&self) -> Vec<[u8; 32]> {
         self.holders.iter().map(|h| h.evaluation_point).collect()

@@ -69,7 +69,7 @@ pub struct Coords {
 }
 
 /// The fields of a save-data record this crate uses, decoded exactly (not yet checked against
-/// each other: see [`crate::extract`]).
+/// each other: see [`crate::extract`](mod@crate::extract)).
 pub struct SaveData {
     /// `Xi`: our secret share, big-endian; zeroized on drop.
     pub xi: Zeroizing<Vec<u8>>,

@@ -166,6 +166,14 @@ fn every_node_imports_records_that_agree_and_keep_the_reference_public_keys() {
                 reference.public_key(),
                 "{wallet} keeps its key"
             );
+            let encoded = s.reference_public_key().unwrap();
+            match s.key_type() {
+                KeyType::Secp256k1 => {
+                    let (x, y) = &reference.public_key_coords;
+                    assert_eq!(encoded, [x.as_slice(), y.as_slice()].concat());
+                }
+                KeyType::Ed25519 => assert_eq!(encoded, reference.public_key()),
+            }
             assert_eq!(s.version(), reference.version());
             assert_eq!(
                 s.fingerprint(),
