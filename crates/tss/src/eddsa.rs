@@ -9,9 +9,12 @@
 //!   aggregates and checks every share, so a bad share names its sender.
 //! * [`EddsaKeyShare`] — what keygen outputs and the node stores.
 //!
-//! Party indices: in keygen, party `i` of the session owns FROST identifier `i + 1`. A signing
-//! session is a subset of the keygen committee in its own order; the caller passes, for each
-//! signing party, its keygen index, and signers keep their keygen identifiers.
+//! Party indices: in keygen, party `i` of the session owns FROST identifier `i + 1`. A holder's
+//! keygen index is the rank of its identifier in the committee ([`EddsaKeyShare::party_of`]),
+//! which is `identifier − 1` for our keygen's keys and covers imported keys whose identifiers are
+//! other evaluation points ([`crate::import`]). A signing session is a subset of the keygen
+//! committee in its own order; the caller passes, for each signing party, its keygen index, and
+//! signers keep their keygen identifiers.
 //!
 //! Every round message carries the [`SessionId`](crate::SessionId) and is rejected (naming its
 //! sender) if the id differs, on top of whatever the delivery checks.

@@ -24,6 +24,7 @@ pub mod session;
 pub mod delivery;
 pub mod ecdsa;
 pub mod eddsa;
+pub mod import;
 pub mod material;
 pub mod reshare;
 

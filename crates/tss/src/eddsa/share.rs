@@ -140,9 +140,25 @@ impl EddsaKeyShare {
         verifying_key_bytes(self.key_package.verifying_key())
     }
 
-    /// The keygen party index of each committee identifier, if `id` is in the committee.
+    /// The keygen index of identifier `id`, if it is in the committee: its rank among the
+    /// committee's identifiers in ascending order (`id − 1` for keys from our keygen, whose
+    /// identifiers are `1..=n`; imported keys keep the identifiers of their evaluation points).
     pub fn party_of(&self, id: &Identifier) -> Option<PartyIndex> {
-        super::keygen_party_of(self.max_signers(), id)
+        self.public_key_package
+            .verifying_shares()
+            .keys()
+            .position(|k| k == id)
+            .and_then(|p| PartyIndex::try_from(p).ok())
+    }
+
+    /// The identifier of the holder with keygen index `index` (inverse of
+    /// [`EddsaKeyShare::party_of`]).
+    pub fn identifier_of(&self, index: PartyIndex) -> Option<Identifier> {
+        self.public_key_package
+            .verifying_shares()
+            .keys()
+            .nth(usize::from(index))
+            .copied()
     }
 
     /// Seals the secret key package and the public key package into two material envelopes; the
@@ -309,7 +325,9 @@ pub(crate) mod tests {
         for i in 0..3 {
             let id = super::super::identifier(i).expect("id");
             assert_eq!(share.party_of(&id), Some(i));
+            assert_eq!(share.identifier_of(i), Some(id));
         }
+        assert_eq!(share.identifier_of(3), None);
         let outsider = super::super::identifier(3).expect("id");
         assert_eq!(share.party_of(&outsider), None);
     }

@@ -17,7 +17,7 @@ use round_based::{Delivery, Mpc, MpcParty, Outgoing, ProtocolMessage, SinkExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{check_session, frost_error, identifier, round_error, EddsaKeyShare};
+use super::{check_session, frost_error, round_error, EddsaKeyShare};
 use crate::error::{PartyIndex, TssError};
 use crate::session::SessionId;
 
@@ -215,7 +215,11 @@ fn signer_identifiers(
     }
     let ids = signers
         .iter()
-        .map(|s| identifier(*s))
+        .map(|s| {
+            share
+                .identifier_of(*s)
+                .ok_or_else(|| TssError::Bug(format!("signer {s} has no identifier")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     match ids.get(usize::from(i)) {
         Some(id) if *id == share.identifier() => Ok(ids),

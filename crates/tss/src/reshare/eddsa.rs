@@ -2,22 +2,24 @@
 //! key package), runs the generic protocol, and writes the new share as a FROST `KeyPackage` plus
 //! the committee's `PublicKeyPackage` with identifiers `1..=n'`.
 //!
-//! Holder `k` of a key has FROST identifier `k + 1` (the convention of [`crate::eddsa`]), so its
-//! share index as a scalar is `k + 1` too.
+//! Holder `k` of the old key is the holder with the `k`-th smallest FROST identifier, and its share
+//! index is that identifier as a scalar (the convention of [`crate::eddsa`]): `k + 1` for keys from
+//! our keygen or a previous reshare, the tss-lib evaluation point for imported keys
+//! ([`crate::import`]). The new key always gets identifiers `1..=n'`.
 
 use std::collections::BTreeMap;
 
 use frost_ed25519::keys::{KeyPackage, PublicKeyPackage, SigningShare, VerifyingShare};
 use frost_ed25519::{Identifier, VerifyingKey};
 use generic_ec::curves::Ed25519;
-use generic_ec::{NonZero, Point, SecretScalar};
+use generic_ec::{NonZero, Point, Scalar, SecretScalar};
 use rand_core::{CryptoRng, RngCore};
 use round_based::Mpc;
 use zeroize::Zeroizing;
 
 use super::key_info::KeyInfo;
 use super::protocol::{self, Plan};
-use super::{vss, EddsaReshareMsg, ReshareSetup};
+use super::{EddsaReshareMsg, ReshareSetup};
 use crate::eddsa::EddsaKeyShare;
 use crate::session::SessionId;
 use crate::TssError;
@@ -124,7 +126,8 @@ fn verifying_share(point: &NonZero<Point<Ed25519>>) -> Result<VerifyingShare, Ts
         .map_err(|e| TssError::Bug(format!("verifying share encoding: {e}")))
 }
 
-/// The generic key info of a public key package whose identifiers are `1..=n`.
+/// The generic key info of a public key package: holders in ascending identifier order, each
+/// with its identifier as share index.
 fn key_info(package: &PublicKeyPackage) -> Result<KeyInfo<Ed25519>, TssError> {
     let bad = |what: String| TssError::Material(format!("eddsa public key package: {what}"));
     let min_signers = package
@@ -138,15 +141,11 @@ fn key_info(package: &PublicKeyPackage) -> Result<KeyInfo<Ed25519>, TssError> {
         .ok()
         .and_then(NonZero::from_point)
         .ok_or_else(|| bad("group key is not a valid point".into()))?;
-    let n = u16::try_from(package.verifying_shares().len())
-        .map_err(|_| bad("too many holders".into()))?;
-    let mut indices = Vec::with_capacity(usize::from(n));
-    let mut public_shares = Vec::with_capacity(usize::from(n));
-    for k in 0..n {
-        let share = package
-            .verifying_shares()
-            .get(&identifier(k)?)
-            .ok_or_else(|| bad(format!("has no share for identifier {}", u32::from(k) + 1)))?;
+    let n = package.verifying_shares().len();
+    let mut indices = Vec::with_capacity(n);
+    let mut public_shares = Vec::with_capacity(n);
+    // A BTreeMap iterates in ascending identifier order: holder k is the k-th.
+    for (k, (id, share)) in package.verifying_shares().iter().enumerate() {
         let bytes = share
             .serialize()
             .map_err(|e| bad(format!("verifying share encoding: {e}")))?;
@@ -154,10 +153,10 @@ fn key_info(package: &PublicKeyPackage) -> Result<KeyInfo<Ed25519>, TssError> {
             .ok()
             .and_then(NonZero::from_point)
             .ok_or_else(|| bad(format!("share {k} is not a valid point")))?;
-        let index = k
-            .checked_add(1)
-            .and_then(vss::index_scalar)
-            .ok_or_else(|| bad("holder index overflows".into()))?;
+        let index = Scalar::<Ed25519>::from_le_bytes(id.serialize())
+            .ok()
+            .and_then(NonZero::from_scalar)
+            .ok_or_else(|| bad(format!("identifier of holder {k} is not a non-zero scalar")))?;
         indices.push(index);
         public_shares.push(point);
     }
