@@ -29,6 +29,7 @@ mod keys;
 mod presignature;
 mod primes;
 mod protocols;
+mod round1_check;
 mod signature;
 
 pub use committee::SigningCommittee;

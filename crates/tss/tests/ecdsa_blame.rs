@@ -155,10 +155,10 @@ fn an_invalid_proof_in_signing_aborts_naming_the_prover() {
     assert!(kinds.contains(&ErrorKind::Misbehaviour), "{kinds:?}");
 }
 
+/// cggmp24 0.7.0-alpha.3 alone accepts this (it blames only if both round-1b proofs fail); our
+/// check in front of it (src/ecdsa/round1_check.rs) rejects it. More cases:
+/// tests/ecdsa_round1_check.rs.
 #[test]
-#[ignore = "upstream gap in cggmp24 0.7.0-alpha.3: round 1b blames a party only if BOTH of its \
-            encryption proofs psi0 and psi1 fail (signing.rs, `.err()?` in the blame filter), so a \
-            corrupted psi0 is accepted; see docs/crypto.md. Un-ignore when upgrading cggmp24."]
 fn an_invalid_encryption_proof_in_round_1b_aborts_naming_the_prover() {
     let shares = must_keygen_2_of_3();
     let kinds = must_sign_with_tampering(&shares, 1, corrupt_big_integer);
