@@ -6,7 +6,7 @@
 //! commitments `(Y_j, A_j1, A_j2, B_j1, B_j2)` (round 1a), and sends each peer `i` two Π^enc-elg
 //! proofs made against `i`'s ring-Pedersen parameters (round 1b): `ψ⁰` (`K_j` encrypts the
 //! exponent of `A_j2 - a·Y_j`, in range) and `ψ¹` (the same for `G_j`, `B_j1`, `B_j2`).
-//! cggmp24 `=0.7.0-alpha.3` (`src/signing.rs:1003-1038`) checks them with
+//! cggmp24 `=0.7.0-alpha.3` (`src/signing.rs:997-1042`) checks them with
 //! `verify(ψ⁰).err()?; verify(ψ¹).err()`: the party is blamed only if **both** fail, so an
 //! out-of-range `K_j` with a valid `ψ¹` — the missing range proof behind key-extraction attacks —
 //! and an unproven `G_j` with a valid `ψ⁰` are both accepted.
@@ -30,7 +30,7 @@
 //! verifications per peer and session (see docs/crypto.md for the measured cost).
 //!
 //! cggmp24's shared-state type is private; [`ProofEnc`] reproduces it from the pinned source
-//! (`src/signing.rs:365-373`). Every honest session pins it: a mismatch would make every honest
+//! (`src/signing.rs:366-373`). Every honest session pins it: a mismatch would make every honest
 //! proof fail here (tests/ecdsa_signing.rs, tests/ecdsa_round1_check.rs).
 
 use std::pin::{pin, Pin};
