@@ -186,7 +186,7 @@ fn round1b_check(
     let t = Integer::sample_in_mult_group_of(rng, &hat_n)
         .square()
         .modulo(&hat_n);
-    let lambda = Integer::from(phi >> 2u32).random_below(rng);
+    let lambda = (phi >> 2u32).random_below(rng);
     let s = crt
         .exp(&t, &crt.prepare_exponent(&lambda))
         .ok_or("pow mod")?;

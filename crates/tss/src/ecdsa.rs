@@ -30,6 +30,7 @@ mod presignature;
 mod primes;
 mod protocols;
 mod round1_check;
+mod round4_blame;
 mod signature;
 
 pub use committee::SigningCommittee;

@@ -216,3 +216,38 @@ fn a_forged_partial_signature_in_the_online_round_names_its_sender() {
     assert_eq!(honest.kind(), ErrorKind::Misbehaviour, "{honest}");
     assert_eq!(honest.culprits(), &[CHEATER]);
 }
+
+/// cggmp24 0.7.0-alpha.3 rejects a bad partial signature in round 4 of full signing without
+/// naming its sender (`SignatureInvalid`); our layer (src/ecdsa/round4_blame.rs) repeats the check
+/// per signer and names it. The cheater itself, having used its own honest partial, may finish.
+#[test]
+fn a_forged_partial_signature_in_full_signing_names_its_sender() {
+    let shares = must_keygen_2_of_3();
+    let committee = shares[0].committee(vec![0, 1]).unwrap();
+    let session = must_session(ProtocolKind::EcdsaSign, "forged round 4 partial", 2);
+    let forge: fn(&mut WireMessage) = |m| {
+        let mut v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        let scalar = v.pointer_mut("/Round4/partial_sig/sigma/scalar").unwrap();
+        *scalar = serde_json::Value::String(format!("{:064x}", 12345));
+        m.payload = Zeroizing::new(serde_json::to_vec(&v).unwrap());
+    };
+    let results = run_parties(2, tamper_once(4, forge), |pos, rx, tx| {
+        let share = &shares[usize::from(pos)];
+        let committee = &committee;
+        async move {
+            sign_digest(
+                session,
+                share,
+                committee,
+                &[5; 32],
+                &[],
+                connect(session, pos, 2, rx, tx),
+            )
+            .await
+        }
+    });
+    let honest = results[0].as_ref().unwrap_err();
+    assert_eq!(honest.kind(), ErrorKind::Misbehaviour, "{honest}");
+    assert_eq!(honest.culprits(), &[CHEATER], "{honest}");
+    assert!(honest.to_string().contains("round 4"), "{honest}");
+}

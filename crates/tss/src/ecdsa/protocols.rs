@@ -2,7 +2,8 @@
 //! keygen, presigning and full signing. Each binds the [`SessionId`] as cggmp24's execution id
 //! and maps failures through [`super::blame`]. Presigning and full signing run behind
 //! [`super::round1_check`], which verifies both round-1 encryption proofs of every peer before
-//! the engine sees them (closing a cggmp24 gap).
+//! the engine sees them (closing a cggmp24 gap); full signing also records what
+//! [`super::round4_blame`] needs to name the sender of a bad partial signature.
 
 use cggmp24::ExecutionId;
 use round_based::Mpc;
@@ -13,6 +14,7 @@ use super::keys::{AuxInfo, EcdsaPublicKey, IncompleteKeyShare, KeyShare};
 use super::presignature::Presignature;
 use super::primes::Primes;
 use super::round1_check::{guard, race, Round1Verifier};
+use super::round4_blame::{name_culprits, observe};
 use super::signature::{data_to_sign, prehashed, EcdsaSignature, MessageHash};
 use super::{rng, AuxInfoMsg, KeygenMsg, SigningMsg};
 use crate::error::PartyIndex;
@@ -171,13 +173,16 @@ where
         path,
     )?;
     let (party, abort) = guard(party, Round1Verifier::new(session, share, committee, me)?);
+    let (party, transcript) = observe(party, me, committee.len());
     let protocol = async {
         builder
             .sign(&mut rng, party, data)
             .await
             .map_err(|e| map_error(Stage::Signing, e))
     };
-    let sig = race(protocol, abort).await?;
+    let sig = race(protocol, abort)
+        .await
+        .map_err(|e| name_culprits(e, &transcript, data.to_scalar()))?;
     EcdsaSignature::finish(sig, digest, &public_key)
 }
 
