@@ -3,6 +3,8 @@
 //! serialization), one JSON object per measurement on stdout. `p50_ms`/`p99_ms` are per run for
 //! the whole committee; `per_party_ms` is the median divided by the number of parties, i.e. the
 //! CPU one party spends. Prime sets are generated on two threads and timed one by one.
+//! `ecdsa_round1b_check` times alone what our round-1 check (`src/ecdsa/round1_check.rs`) adds per
+//! peer and session: two Π^enc-elg verifications at the signing parameters (20 runs).
 //!
 //! Run: `cargo run --release -p mpcium-tss --example floor [runs]` (default 3 runs; aux info
 //! runs once per node set — it takes tens of seconds).
@@ -155,6 +157,92 @@ fn online(presigs: Vec<Presignature>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Two Π^enc-elg verifications as our round-1 check does them, `runs` times: a prover's Paillier
+/// key from one prime set, a verifier's ring-Pedersen parameters with the CRT precomputation
+/// cggmp24 keeps for its own (as aux info generates them) from another, proofs made as in round 1.
+fn round1b_check(
+    sealed_primes: &[(Vec<u8>, Duration)],
+    runs: usize,
+) -> Result<Vec<Duration>, Error> {
+    use cggmp24::generic_ec::{curves::Secp256k1, Point, Scalar};
+    use cggmp24::security_level::{SecurityLevel, SecurityLevel128};
+    use paillier_zk::fast_paillier::{backend::Integer, utils::CrtExp, DecryptionKey};
+    use paillier_zk::paillier_encryption_in_range_with_el_gamal as pi;
+    use paillier_zk::IntegerExt;
+
+    let primes = |k: usize| -> Result<[Integer; 4], Error> {
+        let sealed = &sealed_primes.get(k).ok_or("too few prime sets")?.0;
+        let raw: cggmp24::PregeneratedPrimes<SecurityLevel128> =
+            mpcium_tss::material::open(mpcium_tss::material::MaterialKind::EcdsaPrimes, sealed)?;
+        Ok(raw.into_primes())
+    };
+    let rng = &mut rand_core::OsRng;
+    let [p, q, _, _] = primes(0)?;
+    let key = DecryptionKey::from_primes(p, q).map_err(|_| "bad paillier primes")?;
+    let [_, _, hat_p, hat_q] = primes(1)?;
+    let hat_n = &hat_p * &hat_q;
+    let crt = CrtExp::build_n(&hat_p, &hat_q).ok_or("bad ring-pedersen primes")?;
+    let phi: Integer = (&hat_p - 1u8) * (&hat_q - 1u8);
+    let t = Integer::sample_in_mult_group_of(rng, &hat_n)
+        .square()
+        .modulo(&hat_n);
+    let lambda = (phi >> 2u32).random_below(rng);
+    let s = crt
+        .exp(&t, &crt.prepare_exponent(&lambda))
+        .ok_or("pow mod")?;
+    let aux = pi::Aux {
+        s,
+        t,
+        rsa_modulo: hat_n,
+        multiexp: None,
+        crt: Some(crt),
+    };
+    let security = pi::SecurityParams {
+        l: SecurityLevel128::ELL,
+        epsilon: SecurityLevel128::EPSILON,
+    };
+
+    let plaintext = Integer::from_rng_half_pm(rng, &Integer::curve_order::<Secp256k1>());
+    let nonce = Integer::sample_in_mult_group_of(rng, key.n());
+    let ciphertext = key
+        .encrypt_with(&plaintext, &nonce)
+        .map_err(|_| "encrypt")?;
+    let a = Scalar::<Secp256k1>::random(rng);
+    let y = Point::generator() * Scalar::<Secp256k1>::random(rng);
+    let (big_a, big_x) = (
+        Point::generator() * a,
+        y * a + Point::generator() * plaintext.to_scalar(),
+    );
+    let data = pi::Data {
+        key: &key,
+        ciphertext: &ciphertext,
+        a: &y,
+        b: &big_a,
+        x: &big_x,
+    };
+    let private = pi::PrivateData {
+        plaintext: &plaintext,
+        nonce: &nonce,
+        b: &a,
+    };
+    let state = "floor round1b check";
+    let proof = pi::non_interactive::prove::<Secp256k1, sha2::Sha256>(
+        &state, &aux, data, private, &security, rng,
+    )?;
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..2 {
+                pi::non_interactive::verify::<Secp256k1, sha2::Sha256>(
+                    &state, &aux, data, &proof, &security,
+                )
+                .map_err(|e| format!("honest proof rejected: {e:?}"))?;
+            }
+            Ok(start.elapsed())
+        })
+        .collect()
+}
+
 fn main() -> Result<(), Error> {
     let runs: usize = std::env::args()
         .nth(1)
@@ -168,6 +256,13 @@ fn main() -> Result<(), Error> {
         None,
         1,
         sealed_primes.iter().map(|(_, d)| *d).collect(),
+    );
+    report(
+        "ecdsa_round1b_check",
+        1,
+        None,
+        1,
+        round1b_check(&sealed_primes, 20)?,
     );
     for (n, t) in [(3u16, 2u16), (5, 3)] {
         let (aux, d) = timed(|| run_aux(n, &sealed_primes))?;

@@ -29,6 +29,8 @@ mod keys;
 mod presignature;
 mod primes;
 mod protocols;
+mod round1_check;
+mod round4_blame;
 mod signature;
 
 pub use committee::SigningCommittee;

@@ -155,10 +155,10 @@ fn an_invalid_proof_in_signing_aborts_naming_the_prover() {
     assert!(kinds.contains(&ErrorKind::Misbehaviour), "{kinds:?}");
 }
 
+/// cggmp24 0.7.0-alpha.3 alone accepts this (it blames only if both round-1b proofs fail); our
+/// check in front of it (src/ecdsa/round1_check.rs) rejects it. More cases:
+/// tests/ecdsa_round1_check.rs.
 #[test]
-#[ignore = "upstream gap in cggmp24 0.7.0-alpha.3: round 1b blames a party only if BOTH of its \
-            encryption proofs psi0 and psi1 fail (signing.rs, `.err()?` in the blame filter), so a \
-            corrupted psi0 is accepted; see docs/crypto.md. Un-ignore when upgrading cggmp24."]
 fn an_invalid_encryption_proof_in_round_1b_aborts_naming_the_prover() {
     let shares = must_keygen_2_of_3();
     let kinds = must_sign_with_tampering(&shares, 1, corrupt_big_integer);
@@ -215,4 +215,39 @@ fn a_forged_partial_signature_in_the_online_round_names_its_sender() {
     let honest = results[0].as_ref().unwrap_err();
     assert_eq!(honest.kind(), ErrorKind::Misbehaviour, "{honest}");
     assert_eq!(honest.culprits(), &[CHEATER]);
+}
+
+/// cggmp24 0.7.0-alpha.3 rejects a bad partial signature in round 4 of full signing without
+/// naming its sender (`SignatureInvalid`); our layer (src/ecdsa/round4_blame.rs) repeats the check
+/// per signer and names it. The cheater itself, having used its own honest partial, may finish.
+#[test]
+fn a_forged_partial_signature_in_full_signing_names_its_sender() {
+    let shares = must_keygen_2_of_3();
+    let committee = shares[0].committee(vec![0, 1]).unwrap();
+    let session = must_session(ProtocolKind::EcdsaSign, "forged round 4 partial", 2);
+    let forge: fn(&mut WireMessage) = |m| {
+        let mut v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        let scalar = v.pointer_mut("/Round4/partial_sig/sigma/scalar").unwrap();
+        *scalar = serde_json::Value::String(format!("{:064x}", 12345));
+        m.payload = Zeroizing::new(serde_json::to_vec(&v).unwrap());
+    };
+    let results = run_parties(2, tamper_once(4, forge), |pos, rx, tx| {
+        let share = &shares[usize::from(pos)];
+        let committee = &committee;
+        async move {
+            sign_digest(
+                session,
+                share,
+                committee,
+                &[5; 32],
+                &[],
+                connect(session, pos, 2, rx, tx),
+            )
+            .await
+        }
+    });
+    let honest = results[0].as_ref().unwrap_err();
+    assert_eq!(honest.kind(), ErrorKind::Misbehaviour, "{honest}");
+    assert_eq!(honest.culprits(), &[CHEATER], "{honest}");
+    assert!(honest.to_string().contains("round 4"), "{honest}");
 }

@@ -1,6 +1,9 @@
 //! The interactive ECDSA protocols as async functions over a `round_based` party: aux info,
 //! keygen, presigning and full signing. Each binds the [`SessionId`] as cggmp24's execution id
-//! and maps failures through [`super::blame`].
+//! and maps failures through [`super::blame`]. Presigning and full signing run behind
+//! [`super::round1_check`], which verifies both round-1 encryption proofs of every peer before
+//! the engine sees them (closing a cggmp24 gap); full signing also records what
+//! [`super::round4_blame`] needs to name the sender of a bad partial signature.
 
 use cggmp24::ExecutionId;
 use round_based::Mpc;
@@ -10,6 +13,8 @@ use super::committee::SigningCommittee;
 use super::keys::{AuxInfo, EcdsaPublicKey, IncompleteKeyShare, KeyShare};
 use super::presignature::Presignature;
 use super::primes::Primes;
+use super::round1_check::{guard, race, Round1Verifier};
+use super::round4_blame::{name_culprits, observe};
 use super::signature::{data_to_sign, prehashed, EcdsaSignature, MessageHash};
 use super::{rng, AuxInfoMsg, KeygenMsg, SigningMsg};
 use crate::error::PartyIndex;
@@ -86,10 +91,14 @@ where
         cggmp24::signing(eid, me, committee.keygen_indices(), &share.0),
         path,
     )?;
-    let (secret, public) = builder
-        .generate_presignature(&mut rng, party)
-        .await
-        .map_err(|e| map_error(Stage::Signing, e))?;
+    let (party, abort) = guard(party, Round1Verifier::new(session, share, committee, me)?);
+    let protocol = async {
+        builder
+            .generate_presignature(&mut rng, party)
+            .await
+            .map_err(|e| map_error(Stage::Signing, e))
+    };
+    let (secret, public) = race(protocol, abort).await?;
     Ok(Presignature::new(
         secret,
         public,
@@ -163,10 +172,17 @@ where
         cggmp24::signing(eid, me, committee.keygen_indices(), &share.0),
         path,
     )?;
-    let sig = builder
-        .sign(&mut rng, party, data)
+    let (party, abort) = guard(party, Round1Verifier::new(session, share, committee, me)?);
+    let (party, transcript) = observe(party, me, committee.len());
+    let protocol = async {
+        builder
+            .sign(&mut rng, party, data)
+            .await
+            .map_err(|e| map_error(Stage::Signing, e))
+    };
+    let sig = race(protocol, abort)
         .await
-        .map_err(|e| map_error(Stage::Signing, e))?;
+        .map_err(|e| name_culprits(e, &transcript, data.to_scalar()))?;
     EcdsaSignature::finish(sig, digest, &public_key)
 }
 

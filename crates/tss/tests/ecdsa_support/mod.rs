@@ -5,13 +5,14 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
-use mpcium_tss::delivery::WireMessage;
-use mpcium_tss::ecdsa::{AuxInfo, Primes};
+use mpcium_tss::delivery::{connect, WireMessage};
+use mpcium_tss::ecdsa::{keygen, AuxInfo, KeyShare, Primes};
 use mpcium_tss::material::{self, MaterialKind};
-use mpcium_tss::{Participants, ProtocolKind, SessionId, TssError};
+use mpcium_tss::{Participants, ProtocolKind, SessionId, Threshold, TssError};
 
 /// Changes a message in flight (to simulate a cheating or broken sender).
 pub type Tamper = Box<dyn FnMut(&mut WireMessage) + Send>;
@@ -86,6 +87,35 @@ where
         drop((to_router, fail_tx));
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
+}
+
+/// A [`Tamper`] hook that changes nothing and records a copy of every message it sees.
+pub fn recorder() -> (Tamper, Arc<Mutex<Vec<WireMessage>>>) {
+    let seen = Arc::new(Mutex::new(vec![]));
+    let log = Arc::clone(&seen);
+    let hook: Tamper = Box::new(move |m: &mut WireMessage| log.lock().unwrap().push(m.clone()));
+    (hook, seen)
+}
+
+/// Threshold keygen, `t` of `n`, completed with the TEST-ONLY aux info of a node set of `n`.
+pub fn must_keygen_shares(n: u16, t: u16, request: &str) -> Vec<KeyShare> {
+    let session = must_session(ProtocolKind::EcdsaKeygen, request, n);
+    let threshold = Threshold::new(t, n).unwrap();
+    must_all_ok(run_parties(n, None, |i, rx, tx| async move {
+        keygen(
+            session,
+            i,
+            n,
+            threshold,
+            [1; 32],
+            connect(session, i, n, rx, tx),
+        )
+        .await
+    }))
+    .into_iter()
+    .zip(must_test_aux(n))
+    .map(|(s, a)| KeyShare::from_parts(s, a).unwrap())
+    .collect()
 }
 
 /// Unwraps every party's result.
