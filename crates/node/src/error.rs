@@ -67,6 +67,8 @@ pub enum NodeError {
         code: ErrorCode,
         /// Nodes the participant blamed.
         culprits: Vec<String>,
+        /// Nodes the participant found not answering.
+        missing: Vec<String>,
         /// The participant's reason.
         reason: String,
     },
@@ -255,6 +257,15 @@ impl NodeError {
         }
     }
 
+    /// Nodes that stopped answering (died, froze or lost readiness), if known: signing can
+    /// retry without them.
+    pub fn missing(&self) -> &[String] {
+        match self {
+            Self::Timeout { missing, .. } | Self::Reported { missing, .. } => missing,
+            _ => &[],
+        }
+    }
+
     /// The participant that reported the failure, when a coordinator relays one.
     pub fn reporter(&self) -> Option<&str> {
         match self {
@@ -286,6 +297,7 @@ impl NodeError {
             reason,
             node: self.reporter().map(str::to_owned),
             culprits: self.culprits().to_vec(),
+            missing: self.missing().to_vec(),
         }
     }
 
@@ -295,6 +307,7 @@ impl NodeError {
             node: node.to_owned(),
             code: failure.error_code(),
             culprits: failure.culprits,
+            missing: failure.missing,
             reason: failure.reason,
         }
     }
@@ -313,6 +326,9 @@ pub struct Failure {
     /// Nodes the reporter blamed (node ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub culprits: Vec<String>,
+    /// Nodes the reporter found not answering (node ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 impl Failure {
@@ -374,6 +390,19 @@ mod tests {
         assert_eq!(relayed.culprits(), ["node-b".to_owned()]);
         assert_eq!(relayed.reporter(), Some("node-a"));
         assert!(relayed.client_reason().contains("node-b"));
+    }
+
+    #[test]
+    fn missing_nodes_survive_the_trip_through_a_participants_report() {
+        let error = NodeError::Timeout {
+            missing: vec!["node-c".into()],
+            reason: "gone".into(),
+        };
+        let back: Failure =
+            serde_json::from_str(&serde_json::to_string(&error.to_failure()).unwrap()).unwrap();
+        let relayed = NodeError::reported_by("node-a", back);
+        assert_eq!(relayed.code(), ErrorCode::SessionTimeout);
+        assert_eq!(relayed.missing(), ["node-c".to_owned()]);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::request::streams::{
     ensure_streams, request_consumer, RESHARE_CONSUMER, RESHARE_REQUEST_SUBJECTS, RESHARE_STREAM,
 };
 use crate::session::control::Operation;
+use crate::session::liveness::{Liveness, ReadyProbe};
 use crate::session::router::{Router, RouterLimits};
 use crate::session::Sessions;
 use crate::transport::bus::Bus;
@@ -250,7 +251,11 @@ async fn start_transport(
     let ctx = Arc::new(NodeContext {
         me: me.id.clone(),
         node_ids,
-        sessions: Sessions::new(bus, Router::new(RouterLimits::default())),
+        sessions: Sessions::new(
+            bus,
+            Router::new(RouterLimits::default()),
+            readiness_watch(registry.clone()),
+        ),
         store,
         registry,
         initiator: settings.initiator_key.clone(),
@@ -262,6 +267,15 @@ async fn start_transport(
         share_wipe_grace: Duration::from_secs(config.reshare_grace_seconds.max(0).unsigned_abs()),
     });
     Ok((ctx, inbound, bus_task))
+}
+
+/// Sessions' watch on peers' readiness, read from the registry.
+fn readiness_watch(registry: Arc<AnyRegistry>) -> Liveness {
+    let probe: ReadyProbe = Arc::new(move || {
+        let registry = registry.clone();
+        Box::pin(async move { registry.ready_nodes().await.ok() })
+    });
+    Liveness::new(probe, Liveness::DEFAULT_EVERY)
 }
 
 /// Starts the background duties: metrics upkeep, share wipes, backups, safe primes.

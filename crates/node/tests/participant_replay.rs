@@ -9,6 +9,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use mpcium_node::context::NodeContext;
 use mpcium_node::ops::handle_start;
 use mpcium_node::session::control::{self, Operation, Outcome, Start};
+use mpcium_node::session::liveness::Liveness;
 use mpcium_node::session::router::{Router, RouterLimits};
 use mpcium_node::session::Sessions;
 use mpcium_node::transport::bus::Bus;
@@ -59,7 +60,7 @@ async fn an_already_answered_transaction_is_never_signed_again() {
     let ctx = Arc::new(NodeContext {
         me: "n0".into(),
         node_ids: vec!["n0".into()],
-        sessions: Sessions::new(bus, router.clone()),
+        sessions: Sessions::new(bus, router.clone(), Liveness::disabled()),
         store: Arc::new(store),
         registry: Arc::new(mpcium_state::registry::AnyRegistry::Nats(registry.clone())),
         initiator: initiator_pub,

@@ -166,10 +166,14 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     let primes = take_primes(&ctx).await?;
     let n = parts.len();
     let run = move || ecdsa::aux_info(sid, me, n, primes, io.party::<ecdsa::AuxInfoMsg>());
-    let aux = run_protocol(ctx.deadlines.aux_info, run)
-        .await
-        .map_err(|e| run_error(e, "aux-info generation"))?
-        .map_err(|e| engine_error(ProtocolFault::AuxInfo, &parts, e))?;
+    let aux = run_protocol(
+        ctx.deadlines.aux_info,
+        ctx.sessions.gone(parts.nodes()),
+        run,
+    )
+    .await
+    .map_err(|e| run_error(e, "aux-info generation"))?
+    .map_err(|e| engine_error(ProtocolFault::AuxInfo, &parts, e))?;
     let sealed = aux
         .seal()
         .map_err(|e| NodeError::io(Io::KeySave, e.to_string()))?;

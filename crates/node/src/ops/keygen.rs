@@ -157,9 +157,10 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         };
         futures::join!(ecdsa, eddsa)
     };
-    let (ecdsa_share, eddsa_share) = run_protocol(ctx.deadlines.keygen, both)
-        .await
-        .map_err(|e| run_error(e, "keygen"))?;
+    let (ecdsa_share, eddsa_share) =
+        run_protocol(ctx.deadlines.keygen, ctx.sessions.gone(parts.nodes()), both)
+            .await
+            .map_err(|e| run_error(e, "keygen"))?;
     let ecdsa_share = ecdsa_share.map_err(|e| engine_error(ProtocolFault::Keygen, &parts, e))?;
     let eddsa_share = eddsa_share.map_err(|e| engine_error(ProtocolFault::Keygen, &parts, e))?;
     let ecdsa_share = KeyShare::from_parts(ecdsa_share, aux)

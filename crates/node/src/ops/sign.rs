@@ -50,26 +50,7 @@ pub async fn coordinate(
                 )
             })?,
     };
-    let ready = ctx.ready_nodes().await?;
-    let participants = choose_signers(&info, &ready, &request.tx_id).ok_or_else(|| {
-        let available: Vec<&str> = info
-            .participant_peer_ids
-            .iter()
-            .filter(|p| ready.contains(*p))
-            .map(String::as_str)
-            .collect();
-        NodeError::not_ready(
-            NotReady::TooFewSigners,
-            format!(
-                "signing needs {} ready holders of the wallet; ready: [{}]",
-                info.threshold,
-                available.join(", ")
-            ),
-        )
-    })?;
-    let start = Start::new(Operation::Sign, participants, payload.to_vec());
-    let deadline = ctx.deadlines.signing + Deadlines::COORDINATOR_SLACK;
-    let outputs = orchestrate::run(&ctx.sessions, start, deadline).await?;
+    let outputs = run_with_failover(ctx, &info, request, payload).await?;
     let first = agreed(&outputs, ProtocolFault::Signing, "the signature")?;
     let bad = || NodeError::protocol(ProtocolFault::Signing, "reported signature is malformed");
     let event = match first {
@@ -91,6 +72,72 @@ pub async fn coordinate(
     };
     tracing::info!(tx_id = %request.tx_id, "signing success");
     Ok(event)
+}
+
+/// Runs the signing session on a committee of ready holders; when members of that committee
+/// stop answering (their readiness lapses, seen by this node or reported by a participant), the
+/// session is abandoned at once and run again without them while enough holders are left. Only
+/// the session that completes yields a result, so a request never gets two.
+async fn run_with_failover(
+    ctx: &NodeContext,
+    info: &KeyInfo,
+    request: &SignTxMessage,
+    payload: &[u8],
+) -> Result<Vec<Output>, NodeError> {
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let ready: BTreeSet<String> = ctx
+            .ready_nodes()
+            .await?
+            .into_iter()
+            .filter(|n| !gone.contains(n))
+            .collect();
+        let participants = choose_signers(info, &ready, &request.tx_id)
+            .ok_or_else(|| too_few_signers(info, &ready, &gone))?;
+        let start = Start::new(Operation::Sign, participants, payload.to_vec());
+        let deadline = ctx.deadlines.signing + Deadlines::COORDINATOR_SLACK;
+        match orchestrate::run(&ctx.sessions, start, deadline).await {
+            Ok(outputs) => return Ok(outputs),
+            Err(error) if !error.missing().is_empty() => {
+                let newly: Vec<&String> = error
+                    .missing()
+                    .iter()
+                    .filter(|n| !gone.contains(*n))
+                    .collect();
+                if newly.is_empty() {
+                    return Err(error);
+                }
+                tracing::warn!(
+                    tx_id = %request.tx_id,
+                    missing = ?newly,
+                    %error,
+                    "signers stopped answering; signing again without them"
+                );
+                gone.extend(newly.into_iter().cloned());
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// The error when fewer than `threshold` holders are ready (and answering).
+fn too_few_signers(info: &KeyInfo, ready: &BTreeSet<String>, gone: &BTreeSet<String>) -> NodeError {
+    let available: Vec<&str> = info
+        .participant_peer_ids
+        .iter()
+        .filter(|p| ready.contains(*p))
+        .map(String::as_str)
+        .collect();
+    let mut reason = format!(
+        "signing needs {} ready holders of the wallet; ready: [{}]",
+        info.threshold,
+        available.join(", ")
+    );
+    if !gone.is_empty() {
+        let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+        reason.push_str(&format!("; stopped answering: [{}]", gone.join(", ")));
+    }
+    NodeError::not_ready(NotReady::TooFewSigners, reason)
 }
 
 /// Picks exactly `threshold` ready holders of the wallet, deterministically for a transaction
@@ -179,7 +226,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
                     }
                 }
             };
-            let signature = run_protocol(deadline, signing)
+            let signature = run_protocol(deadline, ctx.sessions.gone(parts.nodes()), signing)
                 .await
                 .map_err(|e| run_error(e, "signing"))?
                 .map_err(fault)?;
@@ -203,7 +250,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
                 let mut rng = OsRng;
                 eddsa::sign::sign(io.party(), sid, me, &signers, &share, &message, &mut rng).await
             };
-            let signature = run_protocol(deadline, signing)
+            let signature = run_protocol(deadline, ctx.sessions.gone(parts.nodes()), signing)
                 .await
                 .map_err(|e| run_error(e, "signing"))?
                 .map_err(fault)?;

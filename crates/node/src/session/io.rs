@@ -27,24 +27,41 @@ pub enum RunError {
     /// The deadline passed first.
     #[error("timed out after {0:?}")]
     TimedOut(Duration),
+    /// These peers stopped being ready first: the session cannot finish.
+    #[error("peers stopped being ready: {}", .0.join(", "))]
+    PeersGone(Vec<String>),
     /// The protocol thread panicked (a bug); the panic message is not propagated.
     #[error("protocol task failed unexpectedly")]
     Panicked,
 }
 
 /// Builds a protocol future with `make` on a blocking thread and runs it to completion there, or
-/// gives up after `deadline`. The future itself never crosses threads, so it need not be `Send`.
-pub async fn run_protocol<M, F>(deadline: Duration, make: M) -> Result<F::Output, RunError>
+/// gives up after `deadline` or as soon as `gone` names peers that died (see
+/// [`Sessions::gone`]). The future itself never crosses threads, so it need not be `Send`.
+pub async fn run_protocol<M, F, G>(
+    deadline: Duration,
+    gone: G,
+    make: M,
+) -> Result<F::Output, RunError>
 where
     M: FnOnce() -> F + Send + 'static,
     F: Future,
     F::Output: Send + 'static,
+    G: Future<Output = Vec<String>> + Send + 'static,
 {
     let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(tokio::time::timeout(deadline, make())))
-        .await
-        .map_err(|_| RunError::Panicked)?
-        .map_err(|_| RunError::TimedOut(deadline))
+    tokio::task::spawn_blocking(move || {
+        handle.block_on(async move {
+            tokio::select! {
+                output = tokio::time::timeout(deadline, make()) => {
+                    output.map_err(|_| RunError::TimedOut(deadline))
+                }
+                peers = gone => Err(RunError::PeersGone(peers)),
+            }
+        })
+    })
+    .await
+    .map_err(|_| RunError::Panicked)?
 }
 
 /// A registered session, ready to be connected to a protocol on the thread that runs it.
@@ -132,6 +149,13 @@ pub fn run_error(error: RunError, what: &str) -> NodeError {
             missing: Vec::new(),
             reason: format!("{what} did not finish within {after:?}: a participant did not answer"),
         },
+        RunError::PeersGone(missing) => NodeError::Timeout {
+            reason: format!(
+                "{what} abandoned: {} stopped being ready (readiness lapsed)",
+                missing.join(", ")
+            ),
+            missing,
+        },
         RunError::Panicked => NodeError::bug(format!("{what} failed unexpectedly")),
     }
 }
@@ -143,7 +167,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_finished_protocol_returns_its_output() {
         assert_eq!(
-            run_protocol(Duration::from_secs(5), || async { 7 }).await,
+            run_protocol(Duration::from_secs(5), std::future::pending(), || async {
+                7
+            })
+            .await,
             Ok(7)
         );
     }
@@ -151,8 +178,22 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_stuck_protocol_times_out() {
         assert_eq!(
-            run_protocol(Duration::from_millis(20), std::future::pending::<()>).await,
+            run_protocol(
+                Duration::from_millis(20),
+                std::future::pending(),
+                std::future::pending::<()>
+            )
+            .await,
             Err(RunError::TimedOut(Duration::from_millis(20)))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_protocol_whose_peer_is_gone_stops_naming_it() {
+        let gone = async { vec!["node-b".to_owned()] };
+        assert_eq!(
+            run_protocol(Duration::from_secs(60), gone, std::future::pending::<()>).await,
+            Err(RunError::PeersGone(vec!["node-b".to_owned()]))
         );
     }
 }

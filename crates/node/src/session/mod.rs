@@ -9,25 +9,32 @@
 
 pub mod control;
 pub mod io;
+pub mod liveness;
 pub mod orchestrate;
 pub mod router;
 pub mod wire;
 
 use crate::transport::bus::Bus;
+use liveness::Liveness;
 use router::Router;
 
-/// What session code needs of the node: its id, the bus to send on and the router that holds
-/// received messages. Cheap to clone.
+/// What session code needs of the node: its id, the bus to send on, the router that holds
+/// received messages and the watch on peers' readiness. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Sessions {
     bus: Bus,
     router: Router,
+    liveness: Liveness,
 }
 
 impl Sessions {
-    /// A handle over `bus` and `router`.
-    pub fn new(bus: Bus, router: Router) -> Self {
-        Self { bus, router }
+    /// A handle over `bus`, `router` and `liveness`.
+    pub fn new(bus: Bus, router: Router, liveness: Liveness) -> Self {
+        Self {
+            bus,
+            router,
+            liveness,
+        }
     }
 
     /// This node's id.
@@ -43,5 +50,11 @@ impl Sessions {
     /// The router.
     pub fn router(&self) -> &Router {
         &self.router
+    }
+
+    /// Resolves with the peers among `nodes` (this node excluded) that stopped being ready.
+    pub fn gone(&self, nodes: &[String]) -> impl std::future::Future<Output = Vec<String>> + Send {
+        let peers = nodes.iter().filter(|n| *n != self.me()).cloned().collect();
+        self.liveness.gone(peers)
     }
 }

@@ -13,7 +13,8 @@ use crate::transport::envelope::Header;
 
 /// Orders every participant of `start` to run it and waits for all their outcomes.
 /// Returns each participant's output in participant order, or the first failure reported, or a
-/// timeout naming the participants that did not answer.
+/// timeout naming the participants that did not answer — at the deadline, or as soon as one of
+/// them stops being ready.
 pub async fn run(
     sessions: &Sessions,
     start: Start,
@@ -71,7 +72,20 @@ pub async fn run(
         }
         Ok(())
     };
-    match tokio::time::timeout(deadline, collect).await {
+    let gone = sessions.gone(&start.participants);
+    let waited = tokio::select! {
+        collected = tokio::time::timeout(deadline, collect) => collected,
+        missing = gone => {
+            return Err(NodeError::Timeout {
+                reason: format!(
+                    "{} stopped being ready (readiness lapsed) before the session finished",
+                    missing.join(", ")
+                ),
+                missing,
+            })
+        }
+    };
+    match waited {
         Ok(Ok(())) => Ok(outputs.into_iter().flatten().collect()),
         Ok(Err(error)) => Err(error),
         Err(_) => {

@@ -362,6 +362,7 @@ mod tests {
             node: node.into(),
             code,
             culprits: Vec::new(),
+            missing: Vec::new(),
             reason: "x".into(),
         };
         let failure = reported("a", ErrorCode::KeyNotFound);

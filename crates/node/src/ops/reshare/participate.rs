@@ -168,7 +168,7 @@ async fn run_ecdsa(
         let mut rng = OsRng;
         reshare_ecdsa(io.party(), sid, &setup, &old, share.as_ref(), &mut rng).await
     };
-    let output = run_protocol(ctx.deadlines.reshare, job)
+    let output = run_protocol(ctx.deadlines.reshare, ctx.sessions.gone(parts.nodes()), job)
         .await
         .map_err(|e| run_error(e, "reshare"))?
         .map_err(|e| engine_error(ProtocolFault::Reshare, &parts, e))?;
@@ -230,7 +230,7 @@ async fn run_eddsa(
         let mut rng = OsRng;
         reshare_eddsa(io.party(), sid, &setup, &old, share.as_ref(), &mut rng).await
     };
-    let output = run_protocol(ctx.deadlines.reshare, job)
+    let output = run_protocol(ctx.deadlines.reshare, ctx.sessions.gone(parts.nodes()), job)
         .await
         .map_err(|e| run_error(e, "reshare"))?
         .map_err(|e| engine_error(ProtocolFault::Reshare, &parts, e))?;
