@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mpcium_protocol::{Authorizers, InitiatorMessage, PublicKey, SignTxMessage, Threshold};
 use mpcium_state::config::Deadlines;
-use mpcium_state::registry::{AnyRegistry, Registry};
+use mpcium_state::registry::{AnyRegistry, ReadinessView, Registry};
 use mpcium_state::store::Store;
 
 use crate::error::{BadRequest, Io, NodeError};
@@ -26,6 +26,8 @@ pub struct NodeContext {
     pub store: Arc<Store>,
     /// The shared registry (peers, readiness, keyinfo, results).
     pub registry: Arc<AnyRegistry>,
+    /// This node's standing view of the registry's readiness marks.
+    pub readiness: ReadinessView,
     /// The event initiator's public key.
     pub initiator: PublicKey,
     /// Authorizers whose co-signatures are required, when authorization is enabled.
@@ -84,8 +86,12 @@ impl NodeContext {
         Ok(())
     }
 
-    /// Nodes whose readiness is current in the registry.
+    /// Nodes whose readiness is current: from the standing view, or read from the registry while
+    /// the view has not caught up (start-up, or its watch is being restarted).
     pub async fn ready_nodes(&self) -> Result<BTreeSet<String>, NodeError> {
+        if let Some(ready) = self.readiness.ready_nodes() {
+            return Ok(ready);
+        }
         self.registry
             .ready_nodes()
             .await

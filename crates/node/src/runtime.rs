@@ -17,7 +17,7 @@ use mpcium_protocol::subjects;
 use mpcium_state::config::{Config, NodeInputs, NodeSettings, RegistryKind};
 use mpcium_state::connect::{connect_nats, open_registry, redact_url, ConnectError};
 use mpcium_state::identity::{NodeIdentity, NodeSigningKey, Peer, Peers};
-use mpcium_state::registry::{AnyRegistry, Registry};
+use mpcium_state::registry::{AnyRegistry, ReadinessView, Registry};
 use mpcium_state::store::{SecretPassword, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -246,6 +246,8 @@ async fn start_transport(
         .await
         .map_err(|e| RuntimeError::Startup(e.to_string()))?;
 
+    // Runs until the process ends; requests and sessions read readiness from it.
+    let (readiness, _readiness_task) = ReadinessView::start(registry.clone(), READY_TTL);
     let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
     node_ids.sort();
     let ctx = Arc::new(NodeContext {
@@ -254,10 +256,11 @@ async fn start_transport(
         sessions: Sessions::new(
             bus,
             Router::new(RouterLimits::default()),
-            readiness_watch(registry.clone()),
+            readiness_watch(readiness.clone()),
         ),
         store,
         registry,
+        readiness,
         initiator: settings.initiator_key.clone(),
         authorizers: settings.authorizers.clone(),
         threshold: settings.threshold,
@@ -269,11 +272,11 @@ async fn start_transport(
     Ok((ctx, inbound, bus_task))
 }
 
-/// Sessions' watch on peers' readiness, read from the registry.
-fn readiness_watch(registry: Arc<AnyRegistry>) -> Liveness {
+/// Sessions' watch on peers' readiness, over the node's standing view (never a registry read).
+fn readiness_watch(view: ReadinessView) -> Liveness {
     let probe: ReadyProbe = Arc::new(move || {
-        let registry = registry.clone();
-        Box::pin(async move { registry.ready_nodes().await.ok() })
+        let ready = view.ready_nodes();
+        Box::pin(async move { ready })
     });
     Liveness::new(probe, Liveness::DEFAULT_EVERY)
 }

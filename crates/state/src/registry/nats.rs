@@ -135,6 +135,16 @@ impl NatsKvRegistry {
         })
     }
 
+    /// A watch of every change to the readiness bucket from now on (one long-lived consumer).
+    pub(super) async fn watch_ready(&self) -> Result<kv::Watch, RegistryError> {
+        self.inner
+            .ready
+            .kv
+            .watch_all()
+            .await
+            .map_err(nats_error("watch", READY_PREFIX))
+    }
+
     /// Every live key of `bucket`, in registry form.
     async fn keys(&self, bucket: &Bucket) -> Result<Vec<String>, RegistryError> {
         let keys: Vec<String> = bucket
