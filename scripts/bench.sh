@@ -33,7 +33,7 @@ mkdir -p "$DIR/bench"
 cp "$OUT/floor.jsonl" "$DIR/bench/floor.jsonl"
 NATS_URL=$(python3 -c 'import json,sys,glob; print(json.load(open(glob.glob(sys.argv[1])[0]))["nats"][0])' "$DIR/nats-server_*.ports")
 NODE_IDS=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(",".join(sorted(e["id"] for e in p) if isinstance(p,list) else ",".join(sorted(p.values()))))' "$DIR/setup/peers.json")
-grep -h "GMP kernels" "$DIR"/node0/node.log | head -n 1 | sed 's/^/[bench] node0: /' >&2 || true
+grep -h "GMP kernels" "$DIR"/node0/node.log | head -n 1 | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^/[bench] node0: /' >&2 || true
 
 : >"$DIR/bench/e2e.jsonl"
 e2e() {
