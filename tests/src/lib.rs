@@ -464,6 +464,12 @@ impl Cluster {
         Arc::new(LocalSigner::ed25519_from_seed(&self.initiator_seed))
     }
 
+    /// Writes the initiator's key to `path` as a plain key file (hex of the seed, the format of
+    /// `mpcium-cli generate-initiator` without `--encrypt`), for tools that read key files.
+    pub fn must_write_initiator_key(&self, path: &Path) {
+        std::fs::write(path, hex::encode(self.initiator_seed)).expect("write the initiator key");
+    }
+
     /// A connected SDK client with `client_id`, signing with the cluster's initiator key.
     pub async fn must_client(&self, client_id: &str) -> Client {
         self.must_client_with(client_id, self.initiator()).await

@@ -30,6 +30,8 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Check that a backup decrypts and is complete, without restoring it.
     VerifyBackup(VerifyBackupArgs),
+    /// Fire checked requests at a running cluster and summarise latency, throughput and errors.
+    Benchmark(BenchmarkArgs),
     /// Print the version.
     Version,
 }
@@ -176,6 +178,75 @@ pub struct VerifyBackupArgs {
     /// Read the database password from this file (one trailing newline is removed).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+}
+
+/// What `benchmark` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchmarkMode {
+    /// Wallet creation (one secp256k1 and one Ed25519 key per request).
+    Keygen,
+    /// ECDSA signing of a fresh 32-byte digest per request.
+    SignEcdsa,
+    /// Ed25519 signing of a fresh message per request.
+    SignEddsa,
+    /// Resharing one key of the wallet to `--reshare-nodes`.
+    Reshare,
+}
+
+/// Key selection for `benchmark reshare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyTypeArg {
+    /// The wallet's secp256k1 (ECDSA) key.
+    Secp256k1,
+    /// The wallet's Ed25519 key.
+    Ed25519,
+}
+
+/// `benchmark`.
+#[derive(Debug, Args)]
+pub struct BenchmarkArgs {
+    /// What to measure.
+    #[arg(value_enum)]
+    pub mode: BenchmarkMode,
+    /// NATS URL of the cluster.
+    #[arg(long, env = "NATS_URL")]
+    pub nats: String,
+    /// The event initiator's Ed25519 private key (plain hex or `.age`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// File with the passphrase of an `.age` key (one trailing newline is removed).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// How many requests to fire.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub requests: usize,
+    /// At most this many requests in flight at once.
+    #[arg(short, long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Sign or reshare with this existing wallet instead of creating one before timing.
+    #[arg(long)]
+    pub wallet: Option<String>,
+    /// With `--wallet`: its secp256k1 key (hex; 33, 64 or 65 bytes).
+    #[arg(long, requires = "wallet")]
+    pub ecdsa_pub: Option<String>,
+    /// With `--wallet`: its Ed25519 key (hex, 32 bytes).
+    #[arg(long, requires = "wallet")]
+    pub eddsa_pub: Option<String>,
+    /// `reshare`: which key of the wallet.
+    #[arg(long, value_enum, default_value = "ed25519")]
+    pub key_type: KeyTypeArg,
+    /// `reshare`: node IDs of the new committee (comma-separated).
+    #[arg(long, value_delimiter = ',', required_if_eq("mode", "reshare"))]
+    pub reshare_nodes: Vec<String>,
+    /// `reshare`: signers required afterwards.
+    #[arg(long, default_value_t = 2)]
+    pub new_threshold: u16,
+    /// How long one request may wait for its result, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout_s: u64,
+    /// Print the summary as one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl From<AlgorithmArg> for mpcium_state::identity::InitiatorAlgorithm {

@@ -35,4 +35,7 @@ pub enum CliError {
     /// A key could not be encoded.
     #[error("{0}")]
     Key(String),
+    /// A benchmark could not run or some of its requests failed.
+    #[error("{0}")]
+    Benchmark(String),
 }

@@ -1,5 +1,6 @@
 //! `mpcium-cli`, the operator tool: generates `peers.json`, node identities, the event
-//! initiator and authorizer keys, registers peers, and verifies and recovers store backups.
+//! initiator and authorizer keys, registers peers, verifies and recovers store backups, and
+//! benchmarks a running cluster through the SDK (`benchmark`).
 //! Files are byte-compatible with the Go reference's `mpcium-cli`; where the seed deployment
 //! guide differs (array-form `peers.json`, `initiator_*` file names, identities shared between
 //! sibling node directories) the guide wins and the reference's forms are still accepted as
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::GenerateAuthorizer(a) => commands::initiator::generate_authorizer(&a),
         Command::Recover(a) => commands::backup::recover(&a),
         Command::VerifyBackup(a) => commands::backup::verify(&a),
+        Command::Benchmark(a) => commands::benchmark::run(&a),
         Command::Version => {
             println!("mpcium-cli version {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -36,6 +36,8 @@
 //! * **Signers** — [`Signer`] is the seam for KMS/HSM keys; [`LocalSigner`] reads Ed25519 or
 //!   P-256 key files, plain or age-encrypted.
 //! * **Child keys** — [`hd`] computes the public keys derivation paths sign for.
+//! * **Load generation** — [`bench`] fires checked requests and tallies latencies and errors
+//!   (`mpcium-cli benchmark`).
 //!
 //! Requests are validated with the nodes' own decoder before they are signed, so a request the
 //! cluster would refuse fails locally with [`ClientError::InvalidRequest`]. Nothing in this crate
@@ -52,6 +54,7 @@
     )
 )]
 
+pub mod bench;
 mod client;
 mod consumer;
 mod dispatch;

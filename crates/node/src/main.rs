@@ -109,6 +109,8 @@ fn start(args: StartArgs) -> ExitCode {
             .init();
     }
     tracing::info!("MPCIUM v{}", env!("CARGO_PKG_VERSION"));
+    // Before the runtime starts and anything uses GMP (it logs the choice).
+    mpcium_gmp::select_from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

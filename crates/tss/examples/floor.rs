@@ -7,7 +7,9 @@
 //! peer and session: two Π^enc-elg verifications at the signing parameters (20 runs).
 //!
 //! Run: `cargo run --release -p mpcium-tss --example floor [runs]` (default 3 runs; aux info
-//! runs once per node set — it takes tens of seconds).
+//! runs once per node set — it takes tens of seconds). GMP's kernels are chosen as in the node
+//! (`MPCIUM_GMP_KERNELS`, default `auto`; `gmp` measures GMP's own dispatch); the choice goes
+//! to stderr.
 
 use std::time::{Duration, Instant};
 
@@ -244,6 +246,8 @@ fn round1b_check(
 }
 
 fn main() -> Result<(), Error> {
+    // Before any GMP use; stderr keeps stdout one measurement per line.
+    eprintln!("{}", mpcium_gmp::select_from_env());
     let runs: usize = std::env::args()
         .nth(1)
         .map(|s| s.parse())

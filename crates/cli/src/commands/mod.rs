@@ -1,6 +1,7 @@
 //! One module per group of commands.
 
 pub mod backup;
+pub mod benchmark;
 pub mod identity;
 pub mod initiator;
 pub mod peers;

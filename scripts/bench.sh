@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Performance in one invocation: the in-process ECDSA floor (crates/tss/examples/floor.rs), then a
+# fresh local cluster (scripts/local-cluster.sh: nats-server + 3 nodes, 2-of-3) measured end to end
+# with `mpcium-cli benchmark`, then one table with end-to-end / floor ratios.
+#
+#   scripts/bench.sh              full run (about 15 minutes on 2 cores)
+#   FLOOR_RUNS=1 SCALE=0.2 scripts/bench.sh   a quick look (fewer floor runs, fewer requests)
+#
+# Raw JSON lines go to .local-cluster/bench/{floor,e2e}.jsonl; the cluster is stopped at the end.
+# docs/performance.md explains what bounds each number.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+DIR="$ROOT/.local-cluster"
+BIN="$ROOT/target/release"
+FLOOR_RUNS="${FLOOR_RUNS:-3}"
+SCALE="${SCALE:-1}"
+
+say() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+scaled() { python3 -c 'import sys; print(max(1, round(int(sys.argv[1]) * float(sys.argv[2]))))' "$1" "$SCALE"; }
+
+say "building the floor benchmark (release)"
+cargo build --release --locked -p mpcium-tss --example floor
+OUT=$(mktemp -d)
+trap 'scripts/local-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$OUT"' EXIT
+
+say "in-process floor, $FLOOR_RUNS runs (no network; the choice of GMP kernels is on the next line)"
+"$BIN/examples/floor" "$FLOOR_RUNS" >"$OUT/floor.jsonl"
+
+say "starting a fresh local cluster"
+scripts/local-cluster.sh >&2
+mkdir -p "$DIR/bench"
+cp "$OUT/floor.jsonl" "$DIR/bench/floor.jsonl"
+NATS_URL=$(python3 -c 'import json,sys,glob; print(json.load(open(glob.glob(sys.argv[1])[0]))["nats"][0])' "$DIR/nats-server_*.ports")
+NODE_IDS=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(",".join(sorted(e["id"] for e in p) if isinstance(p,list) else ",".join(sorted(p.values()))))' "$DIR/setup/peers.json")
+grep -h "GMP kernels" "$DIR"/node0/node.log | head -n 1 | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^/[bench] node0: /' >&2 || true
+
+: >"$DIR/bench/e2e.jsonl"
+e2e() {
+  local label=$1; shift
+  say "end to end: $label"
+  # A failed request makes the exit status non-zero; the summary (with its errors) still counts.
+  "$BIN/mpcium-cli" benchmark "$@" --json --nats "$NATS_URL" \
+    --key "$DIR/setup/initiator_private.key.age" --password-file "$DIR/secrets/initiator.pass" \
+    | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["label"]=sys.argv[1]; print(json.dumps(d))' "$label" \
+    >>"$DIR/bench/e2e.jsonl" || true
+}
+e2e keygen           keygen     --requests "$(scaled 10)"  --concurrency 2
+e2e eddsa-c1         sign-eddsa --requests "$(scaled 200)" --concurrency 1
+e2e eddsa-c32        sign-eddsa --requests "$(scaled 2000)" --concurrency 32
+e2e ecdsa-c1         sign-ecdsa --requests "$(scaled 20)"  --concurrency 1
+e2e ecdsa-c4         sign-ecdsa --requests "$(scaled 40)"  --concurrency 4
+e2e reshare-ed25519  reshare    --requests "$(scaled 5)"   --concurrency 1 \
+  --key-type ed25519 --reshare-nodes "$NODE_IDS" --new-threshold 2
+
+python3 - "$DIR/bench/floor.jsonl" "$DIR/bench/e2e.jsonl" <<'PY'
+import json, sys
+floor = {}
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    floor[(d["bench"], d["n"])] = d
+e2e = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+# The floor a mode is compared with: the same protocol for the same 2-of-3 committee, all parties
+# on one thread, no network (Ed25519 and resharing have no floor in floor.rs).
+ref = {"keygen": ("ecdsa_keygen", 3), "sign-ecdsa": ("ecdsa_full_sign", 3)}
+def fmt(x, digits=1):
+    return "-" if x is None else f"{x:.{digits}f}"
+rows = [("run", "mode", "req", "conc", "ok", "fail", "per s", "p50 ms", "p90 ms", "p99 ms",
+         "max ms", "floor p50 ms", "p50/floor")]
+for d in e2e:
+    f = floor.get(ref.get(d["mode"], ("", 0)))
+    fp50 = f["p50_ms"] if f else None
+    ratio = d["p50_ms"] / fp50 if (fp50 and d.get("p50_ms")) else None
+    rows.append((d["label"], d["mode"], str(d["requests"]), str(d["concurrency"]), str(d["ok"]),
+                 str(d["failed"]), fmt(d["throughput_per_s"], 2), fmt(d["p50_ms"]),
+                 fmt(d["p90_ms"]), fmt(d["p99_ms"]), fmt(d["max_ms"]), fmt(fp50), fmt(ratio, 2)))
+    for code, count in d["errors"].items():
+        print(f"[bench] {d['label']}: {count} x {code}", file=sys.stderr)
+widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+for r in rows:
+    print("  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+print()
+for key in [("ecdsa_full_sign", 3), ("ecdsa_keygen", 3), ("ecdsa_presign", 3), ("ecdsa_online_sign", 3)]:
+    if key in floor:
+        d = floor[key]
+        print(f"floor {key[0]} (n={key[1]}, t={d['t']}): p50 {d['p50_ms']:.1f} ms, "
+              f"CPU per party {d['per_party_ms']:.1f} ms")
+PY
