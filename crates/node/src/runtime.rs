@@ -17,7 +17,7 @@ use mpcium_protocol::subjects;
 use mpcium_state::config::{Config, NodeInputs, NodeSettings, RegistryKind};
 use mpcium_state::connect::{connect_nats, open_registry, redact_url, ConnectError};
 use mpcium_state::identity::{NodeIdentity, NodeSigningKey, Peer, Peers};
-use mpcium_state::registry::{AnyRegistry, Registry};
+use mpcium_state::registry::{AnyRegistry, ReadyView, Registry};
 use mpcium_state::store::{SecretPassword, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -252,6 +252,7 @@ async fn start_transport(
         node_ids,
         sessions: Sessions::new(bus, Router::new(RouterLimits::default())),
         store,
+        ready: ReadyView::start(&registry, crate::background::READY_TTL),
         registry,
         initiator: settings.initiator_key.clone(),
         authorizers: settings.authorizers.clone(),

@@ -61,6 +61,10 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         node_ids: vec!["n0".into()],
         sessions: Sessions::new(bus, router.clone()),
         store: Arc::new(store),
+        ready: mpcium_state::registry::ReadyView::start(
+            &mpcium_state::registry::AnyRegistry::Nats(registry.clone()),
+            Duration::from_secs(15),
+        ),
         registry: Arc::new(mpcium_state::registry::AnyRegistry::Nats(registry.clone())),
         initiator: initiator_pub,
         authorizers: None,

@@ -17,6 +17,7 @@ mod error;
 mod keys;
 mod nats;
 mod nats_key;
+mod ready_view;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -29,6 +30,7 @@ pub use keys::{
     READY_PREFIX, RESULTS_PREFIX,
 };
 pub use nats::{NatsKvRegistry, NatsKvSettings};
+pub use ready_view::{ReadyView, CONSUL_REFRESH};
 
 use crate::store::KeyType;
 

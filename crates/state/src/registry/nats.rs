@@ -135,6 +135,30 @@ impl NatsKvRegistry {
         })
     }
 
+    /// One watch of the readiness bucket: the last value of every key, then every change; and
+    /// whether the bucket held no messages just before (so the watch replays nothing).
+    pub(super) async fn watch_ready(&self) -> Result<(kv::Watch, bool), RegistryError> {
+        let stream = format!("KV_{}", self.inner.ready.name);
+        let empty = self
+            .inner
+            .js
+            .get_stream(&stream)
+            .await
+            .map_err(nats_error("read the status of", READY_PREFIX))?
+            .cached_info()
+            .state
+            .messages
+            == 0;
+        let watch = self
+            .inner
+            .ready
+            .kv
+            .watch_with_history(">")
+            .await
+            .map_err(nats_error("watch", READY_PREFIX))?;
+        Ok((watch, empty))
+    }
+
     /// Every live key of `bucket`, in registry form.
     async fn keys(&self, bucket: &Bucket) -> Result<Vec<String>, RegistryError> {
         let keys: Vec<String> = bucket
