@@ -17,7 +17,7 @@ use mpcium_client::{Client, ClientOptions, LocalSigner, Nats};
 use mpcium_protocol::ClientId;
 use mpcium_state::identity::{node, NodeIdentity, NodeSigningKey, Peers};
 use mpcium_state::registry::{
-    AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry,
+    AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, ReadyView,
 };
 use mpcium_state::store::{SecretPassword, Store};
 use mpcium_testkit::{FakeConsul, NatsServer};
@@ -95,6 +95,8 @@ pub struct Cluster {
     pub nodes: Vec<NodeProcess>,
     /// The registry the nodes use, for assertions.
     pub registry: AnyRegistry,
+    /// One readiness view of `registry` (one consumer for the test's life, not one per poll).
+    ready: ReadyView,
     /// The cluster's HD chain code.
     pub chain_code: [u8; 32],
     initiator_seed: [u8; 32],
@@ -307,10 +309,12 @@ impl Cluster {
                     .expect("kv"),
             ),
         };
+        let ready = ReadyView::start(&registry, mpcium_node::background::READY_TTL);
         let mut cluster = Cluster {
             nats,
             consul,
             nodes,
+            ready,
             registry,
             chain_code,
             initiator_seed,
@@ -355,9 +359,9 @@ impl Cluster {
         node.child = Some(child);
     }
 
-    /// Nodes the registry currently reports ready.
+    /// Nodes the registry currently reports ready (empty until the view has loaded).
     pub async fn ready_ids(&self) -> BTreeSet<String> {
-        self.registry.ready_nodes().await.unwrap_or_default()
+        self.ready.ready_nodes().unwrap_or_default()
     }
 
     /// Waits until the nodes at `indices` are ready, failing with their logs if one exits or the

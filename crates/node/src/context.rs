@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mpcium_protocol::{Authorizers, InitiatorMessage, PublicKey, SignTxMessage, Threshold};
 use mpcium_state::config::Deadlines;
-use mpcium_state::registry::{AnyRegistry, ReadinessView, Registry};
+use mpcium_state::registry::{AnyRegistry, ReadyView};
 use mpcium_state::store::Store;
 
 use crate::error::{BadRequest, Io, NodeError};
@@ -26,8 +26,9 @@ pub struct NodeContext {
     pub store: Arc<Store>,
     /// The shared registry (peers, readiness, keyinfo, results).
     pub registry: Arc<AnyRegistry>,
-    /// This node's standing view of the registry's readiness marks.
-    pub readiness: ReadinessView,
+    /// The node's one long-lived view of the registry's readiness keys; requests read
+    /// readiness from it, never from the registry.
+    pub ready: ReadyView,
     /// The event initiator's public key.
     pub initiator: PublicKey,
     /// Authorizers whose co-signatures are required, when authorization is enabled.
@@ -86,15 +87,10 @@ impl NodeContext {
         Ok(())
     }
 
-    /// Nodes whose readiness is current: from the standing view, or read from the registry while
-    /// the view has not caught up (start-up, or its watch is being restarted).
+    /// Nodes whose readiness is current, from the in-memory [`ReadyView`] (no registry call).
     pub async fn ready_nodes(&self) -> Result<BTreeSet<String>, NodeError> {
-        if let Some(ready) = self.readiness.ready_nodes() {
-            return Ok(ready);
-        }
-        self.registry
+        self.ready
             .ready_nodes()
-            .await
             .map_err(|e| NodeError::io(Io::Network, format!("cannot read readiness: {e}")))
     }
 

@@ -33,7 +33,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::context::NodeContext;
 use crate::metrics;
-use mpcium_state::registry::{AnyRegistry, Registry};
+use mpcium_state::registry::{AnyRegistry, ReadyView, Registry};
 
 /// Time a client has to send its request headers (the reference's read timeout).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -138,6 +138,7 @@ pub trait ProbeHealth: Send + Sync + 'static {
 pub struct NodeProbes {
     client: async_nats::Client,
     registry: Arc<AnyRegistry>,
+    ready: ReadyView,
     node_ids: Vec<String>,
     signers_required: usize,
 }
@@ -148,21 +149,25 @@ impl NodeProbes {
         Self::from_parts(
             client,
             ctx.registry.clone(),
+            ctx.ready.clone(),
             ctx.node_ids.clone(),
             ctx.threshold,
         )
     }
 
-    /// Probes over explicit parts: the cluster's node ids and its signing threshold.
+    /// Probes over explicit parts: the registry, its readiness view, the cluster's node ids and
+    /// its signing threshold.
     pub fn from_parts(
         client: async_nats::Client,
         registry: Arc<AnyRegistry>,
+        ready: ReadyView,
         node_ids: Vec<String>,
         threshold: Threshold,
     ) -> Self {
         Self {
             client,
             registry,
+            ready,
             node_ids,
             signers_required: usize::from(threshold.signers()),
         }
@@ -178,13 +183,11 @@ impl ProbeHealth for NodeProbes {
                     Ok(Ok(()))
                 )
             };
-            let ready = async {
-                match tokio::time::timeout(CHECK_DEADLINE, self.registry.ready_nodes()).await {
-                    Ok(Ok(ready)) => self.node_ids.iter().filter(|n| ready.contains(*n)).count(),
-                    _ => 0,
-                }
+            let peers_ready = match self.ready.ready_nodes() {
+                Ok(ready) => self.node_ids.iter().filter(|n| ready.contains(*n)).count(),
+                Err(_) => 0,
             };
-            let (registry_connected, peers_ready) = tokio::join!(registry, ready);
+            let registry_connected = registry.await && self.ready.is_live();
             HealthReport {
                 nats_connected: self.client.connection_state() == State::Connected,
                 registry_connected,

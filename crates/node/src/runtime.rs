@@ -17,7 +17,7 @@ use mpcium_protocol::subjects;
 use mpcium_state::config::{Config, NodeInputs, NodeSettings, RegistryKind};
 use mpcium_state::connect::{connect_nats, open_registry, redact_url, ConnectError};
 use mpcium_state::identity::{NodeIdentity, NodeSigningKey, Peer, Peers};
-use mpcium_state::registry::{AnyRegistry, ReadinessView, Registry};
+use mpcium_state::registry::{AnyRegistry, ReadyView, Registry};
 use mpcium_state::store::{SecretPassword, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -247,7 +247,7 @@ async fn start_transport(
         .map_err(|e| RuntimeError::Startup(e.to_string()))?;
 
     // Runs until the process ends; requests and sessions read readiness from it.
-    let (readiness, _readiness_task) = ReadinessView::start(registry.clone(), READY_TTL);
+    let ready = ReadyView::start(&registry, READY_TTL);
     let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
     node_ids.sort();
     let ctx = Arc::new(NodeContext {
@@ -256,11 +256,11 @@ async fn start_transport(
         sessions: Sessions::new(
             bus,
             Router::new(RouterLimits::default()),
-            readiness_watch(readiness.clone()),
+            readiness_watch(ready.clone()),
         ),
         store,
+        ready,
         registry,
-        readiness,
         initiator: settings.initiator_key.clone(),
         authorizers: settings.authorizers.clone(),
         threshold: settings.threshold,
@@ -273,9 +273,9 @@ async fn start_transport(
 }
 
 /// Sessions' watch on peers' readiness, over the node's standing view (never a registry read).
-fn readiness_watch(view: ReadinessView) -> Liveness {
+fn readiness_watch(view: ReadyView) -> Liveness {
     let probe: ReadyProbe = Arc::new(move || {
-        let ready = view.ready_nodes();
+        let ready = view.ready_nodes().ok();
         Box::pin(async move { ready })
     });
     Liveness::new(probe, Liveness::DEFAULT_EVERY)

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use mpcium_node::health::{self, HealthReport, NodeProbes, ProbeHealth};
 use mpcium_protocol::Threshold;
-use mpcium_state::registry::{AnyRegistry, NatsKvRegistry, NatsKvSettings, Registry};
+use mpcium_state::registry::{AnyRegistry, NatsKvRegistry, NatsKvSettings, ReadyView, Registry};
 use mpcium_testkit::NatsServer;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -244,9 +244,13 @@ async fn node_probes_report_nats_registry_and_ready_peers_then_notice_nats_going
             .await
             .unwrap();
     }
+    let registry = AnyRegistry::Nats(registry);
+    let ready = ReadyView::start(&registry, Duration::from_secs(120));
+    assert!(ready.loaded_within(Duration::from_secs(10)).await);
     let probes = NodeProbes::from_parts(
         client,
-        Arc::new(AnyRegistry::Nats(registry)),
+        Arc::new(registry),
+        ready,
         vec!["node-a".into(), "node-b".into(), "node-c".into()],
         Threshold::new(2, 3).unwrap(),
     );

@@ -20,7 +20,6 @@ use mpcium_protocol::{
     InitiatorAlgorithm, InitiatorMessage, KeyType, PublicKey, SignTxMessage, Threshold,
 };
 use mpcium_state::config::Deadlines;
-use mpcium_state::registry::ReadinessView;
 use mpcium_state::registry::{result_key, NatsKvRegistry, NatsKvSettings, Registry};
 use mpcium_state::store::{KdfParams, SecretPassword, Store, StoreOptions};
 use mpcium_testkit::NatsServer;
@@ -58,16 +57,16 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         &hex::encode(initiator.verifying_key().as_bytes()),
     )
     .unwrap();
-    let registry_handle = Arc::new(mpcium_state::registry::AnyRegistry::Nats(registry.clone()));
-    let (readiness, _readiness_task) =
-        ReadinessView::start(registry_handle.clone(), Duration::from_secs(15));
     let ctx = Arc::new(NodeContext {
         me: "n0".into(),
         node_ids: vec!["n0".into()],
         sessions: Sessions::new(bus, router.clone(), Liveness::disabled()),
         store: Arc::new(store),
-        registry: registry_handle.clone(),
-        readiness,
+        ready: mpcium_state::registry::ReadyView::start(
+            &mpcium_state::registry::AnyRegistry::Nats(registry.clone()),
+            Duration::from_secs(15),
+        ),
+        registry: Arc::new(mpcium_state::registry::AnyRegistry::Nats(registry.clone())),
         initiator: initiator_pub,
         authorizers: None,
         threshold: Threshold::new(2, 3).unwrap(),

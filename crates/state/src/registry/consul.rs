@@ -133,6 +133,32 @@ impl ConsulRegistry {
         self
     }
 
+    /// The wall clock this registry judges readiness expiry with.
+    pub(super) fn clock(&self) -> fn() -> SystemTime {
+        self.clock
+    }
+
+    /// Every readiness key's node id with the expiry its value holds; malformed values are
+    /// left out. One read of `mpc_ready/`.
+    pub(super) async fn ready_expiries(
+        &self,
+    ) -> Result<BTreeMap<String, SystemTime>, RegistryError> {
+        Ok(self
+            .list(READY_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let ms = std::str::from_utf8(&value)
+                    .ok()?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()?;
+                let node = key.strip_prefix(READY_PREFIX)?.to_owned();
+                Some((node, UNIX_EPOCH + Duration::from_millis(ms)))
+            })
+            .collect())
+    }
+
     fn now_unix_ms(&self) -> u64 {
         (self.clock)()
             .duration_since(UNIX_EPOCH)

@@ -79,6 +79,9 @@ pub enum RegistryError {
         #[source]
         source: async_nats::Error,
     },
+    /// The in-memory readiness view has not been loaded from the registry yet.
+    #[error("the readiness view is not loaded yet (the registry watch has not started)")]
+    ViewNotLoaded,
     /// A stored value is not what the key's type requires.
     #[error("registry value at {key} is malformed: {reason}")]
     Malformed {
@@ -125,7 +128,8 @@ impl RegistryError {
             | RegistryError::ConsulStatus { .. }
             | RegistryError::ConsulNoLeader { .. }
             | RegistryError::NatsBucket { .. }
-            | RegistryError::Nats { .. } => RegistryErrorKind::Unavailable,
+            | RegistryError::Nats { .. }
+            | RegistryError::ViewNotLoaded => RegistryErrorKind::Unavailable,
             RegistryError::ConsulDenied { .. } => RegistryErrorKind::Denied,
             RegistryError::Malformed { .. } => RegistryErrorKind::Malformed,
             RegistryError::PeerIdConflict { .. } => RegistryErrorKind::Conflict,

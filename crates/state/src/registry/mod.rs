@@ -17,7 +17,7 @@ mod error;
 mod keys;
 mod nats;
 mod nats_key;
-mod readiness;
+mod ready_view;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -30,7 +30,7 @@ pub use keys::{
     READY_PREFIX, RESULTS_PREFIX,
 };
 pub use nats::{NatsKvRegistry, NatsKvSettings};
-pub use readiness::{ReadinessView, CONSUL_POLL};
+pub use ready_view::{ReadyView, CONSUL_REFRESH};
 
 use crate::store::KeyType;
 

@@ -135,14 +135,28 @@ impl NatsKvRegistry {
         })
     }
 
-    /// A watch of every change to the readiness bucket from now on (one long-lived consumer).
-    pub(super) async fn watch_ready(&self) -> Result<kv::Watch, RegistryError> {
-        self.inner
+    /// One watch of the readiness bucket: the last value of every key, then every change; and
+    /// whether the bucket held no messages just before (so the watch replays nothing).
+    pub(super) async fn watch_ready(&self) -> Result<(kv::Watch, bool), RegistryError> {
+        let stream = format!("KV_{}", self.inner.ready.name);
+        let empty = self
+            .inner
+            .js
+            .get_stream(&stream)
+            .await
+            .map_err(nats_error("read the status of", READY_PREFIX))?
+            .cached_info()
+            .state
+            .messages
+            == 0;
+        let watch = self
+            .inner
             .ready
             .kv
-            .watch_all()
+            .watch_with_history(">")
             .await
-            .map_err(nats_error("watch", READY_PREFIX))
+            .map_err(nats_error("watch", READY_PREFIX))?;
+        Ok((watch, empty))
     }
 
     /// Every live key of `bucket`, in registry form.

@@ -1,0 +1,216 @@
+//! [`ReadyView`]: one long-lived, in-memory view of the readiness keys per process, so that
+//! answering "which nodes are ready?" costs no registry round trip, no consumer and no listing.
+//!
+//! * NATS KV: one watch (last value per key, then every change) of the `mpc_ready` bucket (one JetStream consumer for the life of
+//!   the view, re-created with backoff if its stream ends or fails). A `Put` marks a node ready
+//!   until the put's server timestamp (capped at the local clock) plus the readiness TTL; a
+//!   `Delete` or `Purge` (a key whose per-key TTL ran out, through the bucket's limit markers)
+//!   removes it at once. The local expiry means a node whose heartbeat stopped disappears within
+//!   the TTL even if the expiry marker were never seen.
+//! * Consul: the readiness values hold their expiry time (see the backend); a background task
+//!   re-reads the prefix every [`CONSUL_REFRESH`] and the view judges expiry at read time, so an
+//!   expired entry disappears at its expiry, whatever the refresh lag.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use async_nats::jetstream::kv::Operation;
+use futures::StreamExt;
+
+use super::{nats_key, AnyRegistry, ConsulRegistry, NatsKvRegistry, RegistryError};
+
+/// How often the Consul view re-reads `mpc_ready/`.
+pub const CONSUL_REFRESH: Duration = Duration::from_secs(1);
+/// At most this many readiness entries are held; more are ignored (and logged).
+const MAX_ENTRIES: usize = 4096;
+/// Backoff bounds when the watch (or the Consul read) fails.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// An in-memory view of which nodes are ready, kept current by one background task.
+///
+/// Cheap to clone; the task stops when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct ReadyView {
+    shared: Arc<Shared>,
+    _task: Arc<AbortOnDrop>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    clock: fn() -> SystemTime,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Node id → when its readiness expires.
+    expires: BTreeMap<String, SystemTime>,
+    /// The view has been loaded at least once.
+    loaded: bool,
+    /// The watch (or refresh) is currently working.
+    live: bool,
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Shared {
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn insert(state: &mut State, node: String, expires: SystemTime) {
+        if state.expires.len() >= MAX_ENTRIES && !state.expires.contains_key(&node) {
+            tracing::warn!(limit = MAX_ENTRIES, "readiness view full; entry ignored");
+            return;
+        }
+        state.expires.insert(node, expires);
+    }
+}
+
+impl ReadyView {
+    /// Starts the view of `registry`'s readiness keys; `ttl` is the readiness TTL the nodes
+    /// heartbeat with (used by the NATS backend to expire entries locally). Needs a Tokio runtime.
+    pub fn start(registry: &AnyRegistry, ttl: Duration) -> ReadyView {
+        let clock = match registry {
+            AnyRegistry::Consul(r) => r.clock(),
+            AnyRegistry::Nats(_) => SystemTime::now,
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            clock,
+        });
+        let task = match registry.clone() {
+            AnyRegistry::Nats(r) => tokio::spawn(watch_nats(r, ttl, shared.clone())),
+            AnyRegistry::Consul(r) => tokio::spawn(refresh_consul(r, shared.clone())),
+        };
+        ReadyView {
+            shared,
+            _task: Arc::new(AbortOnDrop(task)),
+        }
+    }
+
+    /// The ids of nodes whose readiness has not expired, from memory. Fails only before the
+    /// view was loaded for the first time (the watch has replayed the bucket once).
+    pub fn ready_nodes(&self) -> Result<BTreeSet<String>, RegistryError> {
+        let now = (self.shared.clock)();
+        self.shared.with(|state| {
+            if !state.loaded {
+                return Err(RegistryError::ViewNotLoaded);
+            }
+            Ok(state
+                .expires
+                .iter()
+                .filter(|(_, expires)| **expires > now)
+                .map(|(node, _)| node.clone())
+                .collect())
+        })
+    }
+
+    /// Whether the background watch is currently connected and current.
+    pub fn is_live(&self) -> bool {
+        self.shared.with(|state| state.live)
+    }
+
+    /// Waits (at most `deadline`) until the view has been loaded once; returns whether it was.
+    pub async fn loaded_within(&self, deadline: Duration) -> bool {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            if self.shared.with(|state| state.loaded) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn next_backoff(backoff: Duration) -> Duration {
+    (backoff * 2).min(BACKOFF_MAX)
+}
+
+async fn watch_nats(registry: NatsKvRegistry, ttl: Duration, shared: Arc<Shared>) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        match registry.watch_ready().await {
+            Ok((mut watch, empty)) => {
+                // The watch starts by replaying the last value of every live key; the view is
+                // loaded after the last of them (`delta == 0`), or at once for an empty bucket.
+                // Entries from before a restart keep their local expiry, so any key deleted
+                // while the watch was down still vanishes within the TTL.
+                shared.with(|state| {
+                    state.loaded |= empty;
+                    state.live = true;
+                });
+                while let Some(entry) = watch.next().await {
+                    let entry = match entry {
+                        Ok(entry) => entry,
+                        Err(error) => {
+                            tracing::warn!(%error, "readiness watch failed");
+                            break;
+                        }
+                    };
+                    backoff = BACKOFF_MIN;
+                    let Some(node) = nats_key::decode(&entry.key) else {
+                        shared.with(|state| state.loaded |= entry.delta == 0);
+                        continue;
+                    };
+                    shared.with(|state| {
+                        match entry.operation {
+                            Operation::Put => {
+                                let now = SystemTime::now();
+                                let written = SystemTime::from(entry.created).min(now);
+                                Shared::insert(state, node, written + ttl);
+                            }
+                            Operation::Delete | Operation::Purge => {
+                                state.expires.remove(&node);
+                            }
+                        }
+                        state.loaded |= entry.delta == 0;
+                    });
+                }
+                tracing::warn!("readiness watch ended; re-creating it");
+            }
+            Err(error) => tracing::warn!(%error, "cannot watch readiness"),
+        }
+        shared.with(|state| state.live = false);
+        tokio::time::sleep(backoff).await;
+        backoff = next_backoff(backoff);
+    }
+}
+
+async fn refresh_consul(registry: ConsulRegistry, shared: Arc<Shared>) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        match registry.ready_expiries().await {
+            Ok(expiries) => {
+                shared.with(|state| {
+                    state.expires.clear();
+                    for (node, expires) in expiries {
+                        Shared::insert(state, node, expires);
+                    }
+                    state.loaded = true;
+                    state.live = true;
+                });
+                backoff = BACKOFF_MIN;
+                tokio::time::sleep(CONSUL_REFRESH).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot refresh readiness");
+                shared.with(|state| state.live = false);
+                tokio::time::sleep(backoff).await;
+                backoff = next_backoff(backoff);
+            }
+        }
+    }
+}
