@@ -43,6 +43,8 @@ pub struct NodeContext {
     pub require_extended_requests: bool,
     /// How long a share superseded by a reshare is kept before it is wiped.
     pub share_wipe_grace: Duration,
+    /// How long a final result stays in the result cache.
+    pub result_cache_ttl: Duration,
 }
 
 impl std::fmt::Debug for NodeContext {

@@ -3,8 +3,14 @@
 //! produced it, so a repeated request (same id, same bytes) is answered again by whichever node
 //! takes it — across restarts — and the same id with other bytes is refused.
 //!
+//! Entries expire after `result_cache_ttl_seconds` (default 7 days, the request streams' MaxAge):
+//! each holds its expiry time, and an expired one counts as absent; the NATS KV bucket also drops
+//! them (its max age), Consul keeps them until overwritten.
+//!
 //! Ingress (`crate::request`) reads and writes it; a signing participant reads it too, so it never
 //! signs an already answered transaction again, whoever coordinates.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mpcium_state::registry::{result_key, AnyRegistry, Registry};
 use serde::{Deserialize, Serialize};
@@ -21,6 +27,23 @@ pub struct CachedResult {
     pub subject: String,
     /// The published result.
     pub payload: Vec<u8>,
+    /// When the entry expires (Unix milliseconds); set by [`store`]. Absent in entries written
+    /// before expiry existed: those never expire here (NATS drops them by max age).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_unix_ms: Option<u64>,
+}
+
+impl CachedResult {
+    fn expired(&self, now_unix_ms: u64) -> bool {
+        self.expires_unix_ms.is_some_and(|at| at <= now_unix_ms)
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// The cache key of a keygen request.
@@ -43,8 +66,8 @@ pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The cached result for `key`, if the same request was answered before. A different request
-/// under the same key is refused as a duplicate.
+/// The cached result for `key`, if the same request was answered before and the entry has not
+/// expired. A different request under the same key is refused as a duplicate.
 pub async fn lookup(
     registry: &AnyRegistry,
     key: &str,
@@ -59,6 +82,9 @@ pub async fn lookup(
     };
     let cached: CachedResult = serde_json::from_slice(&bytes)
         .map_err(|e| NodeError::io(Io::Corrupt, format!("cached result: {e}")))?;
+    if cached.expired(now_unix_ms()) {
+        return Ok(None);
+    }
     if cached.request_digest != request_digest {
         return Err(NodeError::bad_request(
             BadRequest::Duplicate,
@@ -68,15 +94,43 @@ pub async fn lookup(
     Ok(Some(cached))
 }
 
-/// Caches `result` under `key`.
+/// Caches `result` under `key` for `ttl`.
 pub async fn store(
     registry: &AnyRegistry,
     key: &str,
-    result: &CachedResult,
+    mut result: CachedResult,
+    ttl: Duration,
 ) -> Result<(), NodeError> {
-    let bytes = serde_json::to_vec(result).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    result.expires_unix_ms = Some(now_unix_ms().saturating_add(ttl_ms));
+    let bytes =
+        serde_json::to_vec(&result).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
     registry
         .put(&result_key(key), &bytes)
         .await
         .map_err(|e| NodeError::io(Io::StorageWrite, format!("result cache: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(expires_unix_ms: Option<u64>) -> CachedResult {
+        CachedResult {
+            request_digest: digest(b"r"),
+            subject: "s".into(),
+            payload: b"p".to_vec(),
+            expires_unix_ms,
+        }
+    }
+
+    #[test]
+    fn an_entry_counts_as_absent_from_its_expiry_time_on() {
+        assert!(!entry(Some(1_000)).expired(999));
+        assert!(entry(Some(1_000)).expired(1_000));
+        assert!(!entry(None).expired(u64::MAX));
+        let old: CachedResult =
+            serde_json::from_str(r#"{"request_digest":"d","subject":"s","payload":[1]}"#).unwrap();
+        assert_eq!(old.expires_unix_ms, None);
+    }
 }

@@ -268,6 +268,7 @@ async fn start_transport(
         deadlines: settings.deadlines,
         require_extended_requests: settings.require_extended_requests,
         share_wipe_grace: Duration::from_secs(config.reshare_grace_seconds.max(0).unsigned_abs()),
+        result_cache_ttl: settings.result_cache_ttl,
     });
     Ok((ctx, inbound, bus_task))
 }

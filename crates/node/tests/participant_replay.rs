@@ -74,6 +74,7 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         deadlines: Deadlines::default(),
         require_extended_requests: false,
         share_wipe_grace: Duration::from_secs(3600),
+        result_cache_ttl: Duration::from_secs(3600),
     });
     let tasks = tokio_util::task::TaskTracker::new();
     tokio::spawn(mpcium_node::inbound::route(ctx.clone(), inbound, tasks));

@@ -87,7 +87,11 @@ pub async fn open_registry(
             let client = client.ok_or_else(|| {
                 ConnectError::Registry("the nats registry needs a NATS connection".into())
             })?;
-            NatsKvRegistry::open(client.clone(), &NatsKvSettings::default())
+            let settings = NatsKvSettings {
+                results_max_age: config.result_cache_ttl(),
+                ..NatsKvSettings::default()
+            };
+            NatsKvRegistry::open(client.clone(), &settings)
                 .await
                 .map(AnyRegistry::Nats)
                 .map_err(|e| ConnectError::Registry(e.to_string()))

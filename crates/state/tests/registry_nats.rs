@@ -138,3 +138,36 @@ async fn health_is_checked_against_the_server_not_a_cached_status() {
         .expect("health check answers within its request timeout");
     assert!(answer.is_err(), "a stopped server must not look healthy");
 }
+
+#[tokio::test]
+async fn result_cache_entries_expire_after_the_configured_max_age() {
+    let server = NatsServer::must_start();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let settings = NatsKvSettings {
+        results_max_age: Duration::from_secs(1),
+        ..NatsKvSettings::default()
+    };
+    let registry = NatsKvRegistry::open(client.clone(), &settings)
+        .await
+        .unwrap();
+    let info = jetstream::new(client)
+        .get_stream("KV_mpc_results")
+        .await
+        .unwrap()
+        .cached_info()
+        .config
+        .max_age;
+    assert_eq!(info, Duration::from_secs(1));
+    registry.put("mpc_results/sign/t1", b"done").await.unwrap();
+    registry.put("mpc_peers/node0", b"id-0").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while registry.get("mpc_results/sign/t1").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the result never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Other buckets keep their entries.
+    assert!(registry.get("mpc_peers/node0").await.unwrap().is_some());
+}

@@ -42,6 +42,7 @@ impl Reply {
             request_digest: self.request_digest.clone(),
             subject: self.subject.clone(),
             payload: self.payload.clone(),
+            expires_unix_ms: None,
         }
     }
 }

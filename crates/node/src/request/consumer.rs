@@ -176,7 +176,9 @@ async fn respond(
     tracing::Span::current().record("id", reply.id.as_str());
     // Cache before publishing: a client may repeat the request the moment it sees the result.
     if let Some(key) = &reply.cache_key {
-        if let Err(error) = results::store(&ctx.registry, key, &reply.cached()).await {
+        if let Err(error) =
+            results::store(&ctx.registry, key, reply.cached(), ctx.result_cache_ttl).await
+        {
             tracing::error!(%error, "cannot cache result; a repeated request would run again");
         }
     }

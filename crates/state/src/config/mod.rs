@@ -73,6 +73,9 @@ pub struct Config {
     pub reshare_timeout_seconds: i64,
     /// Seconds an aux-info generation for a node set may take (default 600).
     pub aux_info_timeout_seconds: i64,
+    /// Seconds a final result stays in the cluster-wide result cache, so a repeated or redelivered
+    /// request is answered again (default 604800, the request streams' 7-day MaxAge).
+    pub result_cache_ttl_seconds: i64,
     /// HTTP health endpoint.
     pub healthcheck: HealthcheckConfig,
     /// Extra authorizer signatures on requests.
@@ -104,6 +107,7 @@ impl Default for Config {
             signing_timeout_seconds: Deadlines::DEFAULT.signing.as_secs() as i64,
             reshare_timeout_seconds: Deadlines::DEFAULT.reshare.as_secs() as i64,
             aux_info_timeout_seconds: Deadlines::DEFAULT.aux_info.as_secs() as i64,
+            result_cache_ttl_seconds: DEFAULT_RESULT_CACHE_TTL_SECONDS,
             healthcheck: HealthcheckConfig::default(),
             authorization: AuthorizationConfig::default(),
         }
@@ -112,6 +116,10 @@ impl Default for Config {
 
 /// Backup period used when `backup_period_seconds` is unset or ≤0.
 pub const DEFAULT_BACKUP_PERIOD_SECONDS: i64 = 300;
+
+/// Result cache lifetime when `result_cache_ttl_seconds` is unset: 7 days, the MaxAge of the
+/// request streams, so a request JetStream can still redeliver still finds its result.
+pub const DEFAULT_RESULT_CACHE_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 /// Backups kept when `backup_retention` is unset or ≤0.
 pub const DEFAULT_BACKUP_RETENTION: i64 = 24;
@@ -347,6 +355,17 @@ impl Config {
             path: path.to_path_buf(),
             unknown_keys,
         })
+    }
+
+    /// How long a final result stays in the result cache; ≤0 (which
+    /// [`Config::validate_for_node`] refuses) means the default of 7 days.
+    pub fn result_cache_ttl(&self) -> std::time::Duration {
+        let secs = if self.result_cache_ttl_seconds <= 0 {
+            DEFAULT_RESULT_CACHE_TTL_SECONDS
+        } else {
+            self.result_cache_ttl_seconds
+        };
+        std::time::Duration::from_secs(secs.unsigned_abs())
     }
 
     /// Backup period, with ≤0 meaning the default of 300 s.

@@ -56,6 +56,7 @@ pub(crate) const KEYS: &[(&str, Kind)] = &[
     ("signing_timeout_seconds", Kind::Int),
     ("reshare_timeout_seconds", Kind::Int),
     ("aux_info_timeout_seconds", Kind::Int),
+    ("result_cache_ttl_seconds", Kind::Int),
     ("healthcheck.enabled", Kind::Bool),
     ("healthcheck.address", Kind::Text),
     ("authorization.enabled", Kind::Bool),

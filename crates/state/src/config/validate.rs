@@ -74,6 +74,8 @@ pub struct NodeSettings {
     pub require_extended_requests: bool,
     /// How long each kind of session may take.
     pub deadlines: Deadlines,
+    /// How long a final result stays in the cluster-wide result cache.
+    pub result_cache_ttl: Duration,
 }
 
 /// How long each kind of session may take on a participant, from its start to its outcome. The
@@ -202,6 +204,11 @@ impl Config {
             self.aux_info_timeout_seconds,
             &mut issues,
         );
+        let result_cache_ttl = seconds(
+            "result_cache_ttl_seconds",
+            self.result_cache_ttl_seconds,
+            &mut issues,
+        );
         let settings = (|| {
             Some(NodeSettings {
                 environment: environment?,
@@ -218,6 +225,7 @@ impl Config {
                     reshare: reshare?,
                     aux_info: aux_info?,
                 },
+                result_cache_ttl: result_cache_ttl?,
             })
         })();
         issues.finish(settings)
@@ -477,6 +485,20 @@ mod tests {
             .validate_for_node(3)
             .unwrap_err();
         assert!(error.issue("keygen_timeout_seconds").is_some(), "{error}");
+    }
+
+    #[test]
+    fn the_result_cache_lasts_seven_days_unless_configured() {
+        let s = must_config("").validate_for_node(3).unwrap();
+        assert_eq!(s.result_cache_ttl, Duration::from_secs(7 * 24 * 3600));
+        let s = must_config("result_cache_ttl_seconds: 90\n")
+            .validate_for_node(3)
+            .unwrap();
+        assert_eq!(s.result_cache_ttl, Duration::from_secs(90));
+        let error = must_config("result_cache_ttl_seconds: 0\n")
+            .validate_for_node(3)
+            .unwrap_err();
+        assert!(error.issue("result_cache_ttl_seconds").is_some(), "{error}");
     }
 
     #[test]

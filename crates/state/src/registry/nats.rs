@@ -4,7 +4,7 @@
 //! `mpc_ready`, `threshold_keyinfo/<type>:<wallet>` in `threshold_keyinfo`, `mpc_results/<key>` in
 //! `mpc_results`; the part below the
 //! prefix is encoded by [`super::nats_key`]. Buckets are created (or updated to this config) on
-//! open. `mpc_ready` has `limit_markers`, and readiness is written with a per-message TTL
+//! open; `mpc_results` entries expire after [`NatsKvSettings::results_max_age`]. `mpc_ready` has `limit_markers`, and readiness is written with a per-message TTL
 //! (`Nats-TTL`), so an expired node vanishes from the bucket and watchers see a `Purge`; both
 //! need nats-server ≥ 2.11.
 
@@ -28,11 +28,18 @@ const READY_MARKER_TTL: Duration = Duration::from_secs(60);
 pub struct NatsKvSettings {
     /// JetStream replicas per bucket (1 for a single server, 3 for a cluster).
     pub replicas: usize,
+    /// Max age of `mpc_results` entries (`result_cache_ttl_seconds`): the server drops older ones.
+    pub results_max_age: Duration,
 }
 
 impl Default for NatsKvSettings {
     fn default() -> Self {
-        Self { replicas: 1 }
+        Self {
+            replicas: 1,
+            results_max_age: Duration::from_secs(
+                crate::config::DEFAULT_RESULT_CACHE_TTL_SECONDS.unsigned_abs(),
+            ),
+        }
     }
 }
 
@@ -78,13 +85,17 @@ impl NatsKvRegistry {
         settings: &NatsKvSettings,
     ) -> Result<NatsKvRegistry, RegistryError> {
         let js = jetstream::new(client);
-        let open = |prefix: &'static str, name: &'static str, limit_markers: Option<Duration>| {
+        let open = |prefix: &'static str,
+                    name: &'static str,
+                    limit_markers: Option<Duration>,
+                    max_age: Duration| {
             let config = kv::Config {
                 bucket: name.to_owned(),
                 history: 1,
                 storage: jetstream::stream::StorageType::File,
                 num_replicas: settings.replicas,
                 limit_markers,
+                max_age,
                 ..Default::default()
             };
             let js = js.clone();
@@ -98,10 +109,18 @@ impl NatsKvRegistry {
                 Ok::<_, RegistryError>(Bucket { prefix, name, kv })
             }
         };
-        let peers = open(PEERS_PREFIX, "mpc_peers", None).await?;
-        let ready = open(READY_PREFIX, "mpc_ready", Some(READY_MARKER_TTL)).await?;
-        let keyinfo = open(KEYINFO_PREFIX, "threshold_keyinfo", None).await?;
-        let results = open(RESULTS_PREFIX, "mpc_results", None).await?;
+        // Zero max age: kept until deleted.
+        let forever = Duration::ZERO;
+        let peers = open(PEERS_PREFIX, "mpc_peers", None, forever).await?;
+        let ready = open(READY_PREFIX, "mpc_ready", Some(READY_MARKER_TTL), forever).await?;
+        let keyinfo = open(KEYINFO_PREFIX, "threshold_keyinfo", None, forever).await?;
+        let results = open(
+            RESULTS_PREFIX,
+            "mpc_results",
+            None,
+            settings.results_max_age,
+        )
+        .await?;
         Ok(NatsKvRegistry {
             inner: Arc::new(Inner {
                 js,
