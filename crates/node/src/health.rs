@@ -4,8 +4,10 @@
 //!
 //! What "healthy" means is asked of a [`ProbeHealth`] on every request, so tests supply a fake
 //! and the node supplies [`NodeProbes`] (NATS connection state, registry reachability, ready
-//! nodes against the signing threshold). Ready = NATS connected ∧ registry reachable ∧ a
-//! signing majority ready, as in the reference.
+//! nodes against the signing threshold, request consumers, ECDSA aux info). Ready = NATS
+//! connected ∧ registry reachable ∧ a signing majority ready (as in the reference) ∧ every
+//! request consumer up. Whether this node holds ECDSA aux info is reported but not required:
+//! keygen requests that arrive before it wait for it (see [`crate::request::consumer`]).
 //!
 //! Timeouts follow the reference's 5 s read/write: request headers must arrive within
 //! [`HTTP_TIMEOUT`], a probe that has not answered within [`PROBE_DEADLINE`] counts as not
@@ -33,7 +35,9 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::context::NodeContext;
 use crate::metrics;
+use crate::request::consumer::ConsumerHealth;
 use mpcium_state::registry::{AnyRegistry, ReadyView, Registry};
+use mpcium_state::store::Store;
 
 /// Time a client has to send its request headers (the reference's read timeout).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,6 +66,12 @@ pub struct HealthReport {
     pub signers_required: usize,
     /// Successful NATS connects since start (for the reconnect counter; not in `/health`).
     pub nats_connects: u64,
+    /// Request consumers receiving messages.
+    pub consumers_up: usize,
+    /// Request consumers the node should have (0 when not reported).
+    pub consumers_expected: usize,
+    /// This node holds current ECDSA aux info for the cluster (`None`: not checked).
+    pub aux_info_ready: Option<bool>,
 }
 
 impl HealthReport {
@@ -75,9 +85,28 @@ impl HealthReport {
         self.signers_required > 0 && self.peers_ready >= self.signers_required
     }
 
-    /// The node can serve requests: NATS and registry up and a signing majority ready.
+    /// Every request consumer the node should have is receiving messages.
+    pub fn consumers_ready(&self) -> bool {
+        self.consumers_up >= self.consumers_expected
+    }
+
+    /// The node can serve requests: NATS and registry up, a signing majority ready and every
+    /// request consumer up.
     pub fn ready(&self) -> bool {
-        self.nats_connected && self.registry_connected && self.majority_ready()
+        self.nats_connected
+            && self.registry_connected
+            && self.majority_ready()
+            && self.consumers_ready()
+    }
+
+    /// The `/readyz` JSON body: [`HealthReport::body`] plus what else readiness was decided
+    /// from (request consumers) and whether ECDSA aux info is prepared.
+    pub fn detailed_body(&self) -> HealthBody {
+        let mut body = self.body();
+        body.details.consumers_ready =
+            Some(format!("{}/{}", self.consumers_up, self.consumers_expected));
+        body.details.aux_info_ready = self.aux_info_ready;
+        body
     }
 
     /// The `/health` body, in the reference's shape.
@@ -93,6 +122,8 @@ impl HealthReport {
                 peers_ready_count: format!("{}/{}", self.peers_ready, self.peers_total),
                 all_peers_ready: self.all_peers_ready(),
                 majority_ready: self.majority_ready(),
+                consumers_ready: None,
+                aux_info_ready: None,
             },
         }
     }
@@ -124,6 +155,12 @@ pub struct HealthDetails {
     pub all_peers_ready: bool,
     /// Enough nodes are ready to sign.
     pub majority_ready: bool,
+    /// `"<up>/<expected>"` request consumers (`/readyz` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumers_ready: Option<String>,
+    /// This node holds ECDSA aux info (`/readyz` only, when checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux_info_ready: Option<bool>,
 }
 
 /// Looks at what the node's readiness depends on.
@@ -141,18 +178,28 @@ pub struct NodeProbes {
     ready: ReadyView,
     node_ids: Vec<String>,
     signers_required: usize,
+    consumers: Option<Arc<ConsumerHealth>>,
+    store: Option<Arc<Store>>,
 }
 
 impl NodeProbes {
-    /// Probes for the node described by `ctx`, connected through `client`.
-    pub fn new(ctx: &NodeContext, client: async_nats::Client) -> Self {
-        Self::from_parts(
+    /// Probes for the node described by `ctx`, connected through `client`, whose request
+    /// consumers report to `consumers`.
+    pub fn new(
+        ctx: &NodeContext,
+        client: async_nats::Client,
+        consumers: Arc<ConsumerHealth>,
+    ) -> Self {
+        let mut probes = Self::from_parts(
             client,
             ctx.registry.clone(),
             ctx.ready.clone(),
             ctx.node_ids.clone(),
             ctx.threshold,
-        )
+        );
+        probes.consumers = Some(consumers);
+        probes.store = Some(ctx.store.clone());
+        probes
     }
 
     /// Probes over explicit parts: the registry, its readiness view, the cluster's node ids and
@@ -170,6 +217,8 @@ impl NodeProbes {
             ready,
             node_ids,
             signers_required: usize::from(threshold.signers()),
+            consumers: None,
+            store: None,
         }
     }
 }
@@ -187,7 +236,21 @@ impl ProbeHealth for NodeProbes {
                 Ok(ready) => self.node_ids.iter().filter(|n| ready.contains(*n)).count(),
                 Err(_) => 0,
             };
-            let registry_connected = registry.await && self.ready.is_live();
+            let aux = async {
+                let store = self.store.clone()?;
+                let node_ids = self.node_ids.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    crate::ops::aux::current_run(&store, &node_ids)
+                });
+                Some(matches!(
+                    tokio::time::timeout(CHECK_DEADLINE, read).await,
+                    Ok(Ok(Ok(Some(_))))
+                ))
+            };
+            let (registry_reachable, aux_info_ready) = tokio::join!(registry, aux);
+            let registry_connected = registry_reachable && self.ready.is_live();
+            let (consumers_up, consumers_expected) =
+                self.consumers.as_ref().map_or((0, 0), |c| c.counts());
             HealthReport {
                 nats_connected: self.client.connection_state() == State::Connected,
                 registry_connected,
@@ -199,6 +262,9 @@ impl ProbeHealth for NodeProbes {
                     .statistics()
                     .connects
                     .load(std::sync::atomic::Ordering::Relaxed),
+                consumers_up,
+                consumers_expected,
+                aux_info_ready,
             }
         })
     }
@@ -228,7 +294,7 @@ struct AppState {
 fn router(probes: Arc<dyn ProbeHealth>, metrics: Option<PrometheusHandle>) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/readyz", get(health))
+        .route("/readyz", get(readyz))
         .route("/healthz", get(live))
         .route("/metrics", get(render_metrics))
         .with_state(AppState { probes, metrics })
@@ -285,6 +351,16 @@ async fn health(AxumState(state): AxumState<AppState>) -> Response {
     (code, Json(report.body())).into_response()
 }
 
+async fn readyz(AxumState(state): AxumState<AppState>) -> Response {
+    let report = observe(state.probes.as_ref()).await;
+    let code = if report.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(report.detailed_body())).into_response()
+}
+
 async fn live() -> Response {
     (StatusCode::OK, Json(serde_json::json!({ "live": true }))).into_response()
 }
@@ -317,6 +393,7 @@ mod tests {
             peers_total: 3,
             signers_required: 2,
             nats_connects: 1,
+            ..Default::default()
         }
     }
 
@@ -336,11 +413,30 @@ mod tests {
             report(false, true, 3),
             report(true, false, 3),
             report(true, true, 1),
+            HealthReport {
+                consumers_up: 3,
+                consumers_expected: 4,
+                ..report(true, true, 3)
+            },
         ] {
             let body = r.body();
             assert_eq!(body.status, "not_ready", "{r:?}");
             assert!(!body.ready && body.live);
         }
+    }
+
+    #[test]
+    fn readyz_also_names_the_consumers_and_aux_info() {
+        let r = HealthReport {
+            consumers_up: 3,
+            consumers_expected: 4,
+            aux_info_ready: Some(false),
+            ..report(true, true, 3)
+        };
+        assert_eq!(r.body().details.consumers_ready, None);
+        let details = r.detailed_body().details;
+        assert_eq!(details.consumers_ready.as_deref(), Some("3/4"));
+        assert_eq!(details.aux_info_ready, Some(false));
     }
 
     #[test]

@@ -45,6 +45,11 @@ pub const BACKUP_AGE_SECONDS: &str = "mpcium_backup_age_seconds";
 /// Counter: times the NATS connection was re-established after the first connect.
 pub const NATS_RECONNECTS_TOTAL: &str = "mpcium_nats_reconnects_total";
 
+/// Gauge: 1 while the request consumer named by `consumer` receives messages, else 0.
+pub const CONSUMERS_UP: &str = "mpcium_request_consumers_up";
+/// Counter: times a request consumer, by `consumer`, stopped and was re-created.
+pub const CONSUMER_RESTARTS_TOTAL: &str = "mpcium_request_consumer_restarts_total";
+
 /// Every metric name the node exports.
 pub const ALL: &[&str] = &[
     REQUESTS_TOTAL,
@@ -57,6 +62,8 @@ pub const ALL: &[&str] = &[
     PRESIGNATURE_POOL_DEPTH,
     BACKUP_AGE_SECONDS,
     NATS_RECONNECTS_TOTAL,
+    CONSUMERS_UP,
+    CONSUMER_RESTARTS_TOTAL,
 ];
 
 /// Upper bounds (seconds) of the request latency buckets.
@@ -150,6 +157,11 @@ fn describe() {
         "seconds since the last successful backup"
     );
     ::metrics::describe_counter!(NATS_RECONNECTS_TOTAL, "NATS reconnections");
+    ::metrics::describe_gauge!(CONSUMERS_UP, "1 while a request consumer receives messages");
+    ::metrics::describe_counter!(
+        CONSUMER_RESTARTS_TOTAL,
+        "request consumers stopped and re-created"
+    );
 }
 
 /// The `operation` label value.
@@ -263,6 +275,16 @@ pub fn refresh_backup_age(now: SystemTime) {
 /// connect is not a reconnect).
 pub fn set_nats_connects(connects: u64) {
     ::metrics::counter!(NATS_RECONNECTS_TOTAL).absolute(connects.saturating_sub(1));
+}
+
+/// Records whether request consumer `consumer` (a fixed durable name) is up.
+pub fn set_consumer_up(consumer: &'static str, up: bool) {
+    ::metrics::gauge!(CONSUMERS_UP, "consumer" => consumer).set(if up { 1.0 } else { 0.0 });
+}
+
+/// Counts a request consumer that stopped and is being re-created.
+pub fn consumer_restarted(consumer: &'static str) {
+    ::metrics::counter!(CONSUMER_RESTARTS_TOTAL, "consumer" => consumer).increment(1);
 }
 
 #[cfg(test)]

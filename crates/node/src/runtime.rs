@@ -25,9 +25,9 @@ use tokio_util::task::TaskTracker;
 use crate::background::{self, READY_TTL};
 use crate::context::NodeContext;
 use crate::ops;
-use crate::request::consumer;
+use crate::request::consumer::{self, ConsumerHealth, Source};
 use crate::request::streams::{
-    ensure_streams, request_consumer, RESHARE_CONSUMER, RESHARE_REQUEST_SUBJECTS, RESHARE_STREAM,
+    ensure_streams, RESHARE_CONSUMER, RESHARE_REQUEST_SUBJECTS, RESHARE_STREAM,
 };
 use crate::session::control::Operation;
 use crate::session::liveness::{Liveness, ReadyProbe};
@@ -137,7 +137,8 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     ));
 
     start_background(&config, &me, &ctx, &tasks, &metrics_handle)?;
-    let health_server = start_health(&config, &ctx, &client, &metrics_handle).await?;
+    let consumers = Arc::new(ConsumerHealth::default());
+    let health_server = start_health(&config, &ctx, &client, &consumers, &metrics_handle).await?;
 
     registry
         .set_ready(&ctx.me, READY_TTL)
@@ -147,7 +148,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tasks.serving(background::heartbeat(ctx.clone()));
     tasks.serving(ops::aux::maintain(ctx.clone()));
 
-    start_consumers(&ctx, &settings, &client, &js, &tasks).await?;
+    start_consumers(&ctx, &settings, &client, &js, &consumers, &tasks);
 
     shutdown.cancelled().await;
     drain(&ctx, tasks, health_server, bus_task, &client).await;
@@ -314,6 +315,7 @@ async fn start_health(
     config: &Config,
     ctx: &NodeContext,
     client: &async_nats::Client,
+    consumers: &Arc<ConsumerHealth>,
     metrics: &metrics_exporter_prometheus::PrometheusHandle,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, RuntimeError> {
     if !config.healthcheck.enabled {
@@ -325,7 +327,11 @@ async fn start_health(
             config.healthcheck.address
         ))
     })?;
-    let probes = Arc::new(crate::health::NodeProbes::new(ctx, client.clone()));
+    let probes = Arc::new(crate::health::NodeProbes::new(
+        ctx,
+        client.clone(),
+        consumers.clone(),
+    ));
     let (task, bound) = crate::health::serve(address, probes, Some(metrics.clone()))
         .await
         .map_err(|e| {
@@ -337,70 +343,60 @@ async fn start_health(
     Ok(Some(task))
 }
 
-/// Creates the durable request consumers and the core-NATS reshare subscription, and starts
-/// serving them.
-async fn start_consumers(
+/// Starts the supervised request consumers and the core-NATS reshare subscription.
+fn start_consumers(
     ctx: &Arc<NodeContext>,
     settings: &NodeSettings,
     client: &async_nats::Client,
     js: &jetstream::Context,
+    consumers: &Arc<ConsumerHealth>,
     tasks: &Tasks,
-) -> Result<(), RuntimeError> {
+) {
     tracing::info!("Starting consumers");
-    for (op, stream, durable, filter, limit) in [
-        (
-            Operation::Keygen,
-            subjects::KEYGEN_STREAM,
-            subjects::KEYGEN_CONSUMER,
-            subjects::KEYGEN_REQUEST_SUBJECTS,
-            settings.max_concurrent_keygen,
-        ),
-        (
-            Operation::Sign,
-            subjects::SIGNING_STREAM,
-            subjects::SIGNING_CONSUMER,
-            subjects::SIGNING_REQUEST_SUBJECTS,
-            settings.max_concurrent_signing,
-        ),
-        (
-            Operation::Reshare,
-            RESHARE_STREAM,
-            RESHARE_CONSUMER,
-            RESHARE_REQUEST_SUBJECTS,
-            settings.max_concurrent_keygen,
-        ),
+    for source in [
+        Source {
+            op: Operation::Keygen,
+            stream: subjects::KEYGEN_STREAM,
+            subjects: subjects::KEYGEN_REQUEST_SUBJECTS,
+            durable: subjects::KEYGEN_CONSUMER,
+            limit: settings.max_concurrent_keygen,
+        },
+        Source {
+            op: Operation::Sign,
+            stream: subjects::SIGNING_STREAM,
+            subjects: subjects::SIGNING_REQUEST_SUBJECTS,
+            durable: subjects::SIGNING_CONSUMER,
+            limit: settings.max_concurrent_signing,
+        },
+        Source {
+            op: Operation::Reshare,
+            stream: RESHARE_STREAM,
+            subjects: RESHARE_REQUEST_SUBJECTS,
+            durable: RESHARE_CONSUMER,
+            limit: settings.max_concurrent_keygen,
+        },
     ] {
-        let pull = request_consumer(js, stream, durable, filter, limit)
-            .await
-            .map_err(|e| RuntimeError::Startup(e.to_string()))?;
-        tasks.serving(consumer::serve(
+        consumers.expect(source.durable);
+        tasks.serving(consumer::supervise(
             ctx.clone(),
             js.clone(),
-            pull,
-            op,
-            limit,
+            source,
+            consumers.clone(),
             tasks.work.clone(),
         ));
     }
     // The reference's core-NATS resharing subject: one node of the queue group takes each.
-    let core_reshare = client
-        .queue_subscribe(subjects::RESHARE_SUBJECT, CORE_QUEUE_GROUP.to_owned())
-        .await
-        .map_err(|e| {
-            RuntimeError::Startup(format!(
-                "cannot subscribe to {}: {e}",
-                subjects::RESHARE_SUBJECT
-            ))
-        })?;
-    tasks.serving(consumer::serve_core(
+    consumers.expect(consumer::CORE_RESHARE);
+    tasks.serving(consumer::supervise_core(
         ctx.clone(),
+        client.clone(),
         js.clone(),
-        core_reshare,
-        Operation::Reshare,
+        subjects::RESHARE_SUBJECT,
+        CORE_QUEUE_GROUP,
         settings.max_concurrent_keygen,
+        consumers.clone(),
         tasks.work.clone(),
     ));
-    Ok(())
 }
 
 /// Stops consuming, waits (bounded) for in-flight work, stops everything else, clears readiness

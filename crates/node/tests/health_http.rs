@@ -51,6 +51,7 @@ fn ready_report() -> HealthReport {
         peers_total: 3,
         signers_required: 2,
         nats_connects: 1,
+        ..Default::default()
     }
 }
 
@@ -264,6 +265,7 @@ async fn node_probes_report_nats_registry_and_ready_peers_then_notice_nats_going
             peers_total: 3,
             signers_required: 2,
             nats_connects: 1,
+            ..Default::default()
         }
     );
     let server = must_serve(Arc::new(probes), None).await;

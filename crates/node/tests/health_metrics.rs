@@ -30,6 +30,7 @@ async fn metrics_shows_recorded_series_and_the_readiness_gauges() {
         peers_total: 3,
         signers_required: 2,
         nats_connects: 4,
+        ..Default::default()
     });
     let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let (task, addr) = health::serve(any_port, Arc::new(probes), Some(handle))

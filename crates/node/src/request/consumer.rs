@@ -7,10 +7,11 @@
 //! no request (it can never be answered); `Progress` every [`PROGRESS_EVERY`] while a request runs,
 //! so JetStream does not redeliver it to another node meanwhile.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, consumer::PullConsumer, AckKind, Message};
+use async_nats::jetstream::{self, AckKind, Message};
 use futures::StreamExt;
 use mpcium_protocol::subjects::{result_msg_id, CLIENT_ID_HEADER};
 use mpcium_protocol::ClientId;
@@ -19,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::answer::answer;
-use super::streams::publish_result;
+use super::streams::{ensure_request_stream, publish_result, request_consumer, JetStreamError};
 use crate::context::NodeContext;
 use crate::results;
 use crate::session::control::Operation;
@@ -29,30 +30,133 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// How long JetStream waits before redelivering a request whose result could not be published.
 const REDELIVER_AFTER: Duration = Duration::from_secs(5);
 
-/// Serves one request stream: at most `limit` requests in flight on this node, each tracked by
-/// `tasks` so shutdown can wait for them. Returns when the consumer's message stream ends.
-pub async fn serve(
+/// Shortest and longest pause before a request consumer that stopped is re-created.
+const RESTART_MIN: Duration = Duration::from_millis(200);
+const RESTART_MAX: Duration = Duration::from_secs(10);
+
+/// Which request consumers are receiving messages right now; `/readyz` and the
+/// `mpcium_request_consumers_up` gauge report it.
+#[derive(Debug, Default)]
+pub struct ConsumerHealth {
+    up: Mutex<BTreeMap<&'static str, bool>>,
+}
+
+impl ConsumerHealth {
+    /// Counts `name` as a consumer the node should have, down until it is started.
+    pub fn expect(&self, name: &'static str) {
+        self.set(name, false);
+    }
+
+    fn set(&self, name: &'static str, up: bool) {
+        self.up
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name, up);
+        crate::metrics::set_consumer_up(name, up);
+    }
+
+    /// `(up, expected)` consumers.
+    pub fn counts(&self) -> (usize, usize) {
+        let up = self
+            .up
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (up.values().filter(|u| **u).count(), up.len())
+    }
+
+    /// Every expected consumer is up (false before any is expected).
+    pub fn all_up(&self) -> bool {
+        let (up, expected) = self.counts();
+        expected > 0 && up == expected
+    }
+}
+
+/// A durable request consumer: the stream it reads, its shared durable name and filter.
+#[derive(Clone, Copy, Debug)]
+pub struct Source {
+    /// The operation its requests ask for.
+    pub op: Operation,
+    /// Request stream.
+    pub stream: &'static str,
+    /// Subjects of the stream (used when the stream has to be re-created).
+    pub subjects: &'static str,
+    /// Durable consumer name, shared by every node.
+    pub durable: &'static str,
+    /// At most this many requests in flight on this node.
+    pub limit: usize,
+}
+
+/// Serves one request stream for as long as the node serves: (re-)creates the stream when it
+/// is missing and the durable consumer, consumes it, and when its message stream ends or fails
+/// re-creates both after a back-off (doubling from [`RESTART_MIN`] to [`RESTART_MAX`]). While
+/// it is down `health` says so. In-flight requests are tracked by `tasks` and bounded by
+/// `source.limit` across restarts.
+pub async fn supervise(
     ctx: Arc<NodeContext>,
     js: jetstream::Context,
-    consumer: PullConsumer,
-    op: Operation,
-    limit: usize,
+    source: Source,
+    health: Arc<ConsumerHealth>,
     tasks: TaskTracker,
 ) {
-    let permits = Arc::new(Semaphore::new(limit.max(1)));
-    let mut messages = match consumer.messages().await {
-        Ok(messages) => messages,
-        Err(error) => {
-            tracing::error!(%error, ?op, "cannot consume requests");
-            return;
+    let permits = Arc::new(Semaphore::new(source.limit.max(1)));
+    let mut pause = RESTART_MIN;
+    loop {
+        match open(&js, &source).await {
+            Ok(messages) => {
+                health.set(source.durable, true);
+                tracing::info!(consumer = source.durable, "request consumer started");
+                let started = Instant::now();
+                serve(&ctx, &js, messages, &source, &permits, &tasks).await;
+                if started.elapsed() > RESTART_MAX {
+                    pause = RESTART_MIN;
+                }
+                health.set(source.durable, false);
+            }
+            Err(error) => {
+                tracing::warn!(%error, consumer = source.durable, "cannot start request consumer")
+            }
         }
-    };
+        crate::metrics::consumer_restarted(source.durable);
+        tracing::warn!(consumer = source.durable, retry_in = ?pause, "request consumer is down; re-creating it");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RESTART_MAX);
+    }
+}
+
+async fn open(
+    js: &jetstream::Context,
+    source: &Source,
+) -> Result<jetstream::consumer::pull::Stream, JetStreamError> {
+    ensure_request_stream(js, source.stream, source.subjects).await?;
+    let consumer = request_consumer(
+        js,
+        source.stream,
+        source.durable,
+        source.subjects,
+        source.limit,
+    )
+    .await?;
+    consumer
+        .messages()
+        .await
+        .map_err(|e| JetStreamError::new(format!("consume {}", source.durable), e))
+}
+
+/// Serves messages until the stream ends or fails.
+async fn serve(
+    ctx: &Arc<NodeContext>,
+    js: &jetstream::Context,
+    mut messages: jetstream::consumer::pull::Stream,
+    source: &Source,
+    permits: &Arc<Semaphore>,
+    tasks: &TaskTracker,
+) {
     while let Some(next) = messages.next().await {
         let message = match next {
             Ok(message) => message,
             Err(error) => {
-                tracing::warn!(%error, ?op, "request stream error");
-                continue;
+                tracing::warn!(%error, consumer = source.durable, "request stream failed");
+                return;
             }
         };
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -60,6 +164,7 @@ pub async fn serve(
         };
         let ctx = ctx.clone();
         let js = js.clone();
+        let op = source.op;
         tasks.spawn(
             async move {
                 handle(&ctx, &js, &message, op).await;
@@ -70,18 +175,58 @@ pub async fn serve(
     }
 }
 
+/// Name under which the core-NATS reshare subscription is reported in [`ConsumerHealth`].
+pub const CORE_RESHARE: &str = "mpc:reshare";
+
 /// Serves a core-NATS request subject (the reference's `mpc:reshare`) through a queue
-/// subscription, so exactly one node takes each request. There is no redelivery: the published
-/// result is the only answer, also for failures.
-pub async fn serve_core(
+/// subscription, so exactly one node takes each request, re-subscribing with back-off when the
+/// subscription ends. There is no redelivery: the published result is the only answer, also
+/// for failures.
+#[allow(clippy::too_many_arguments)]
+pub async fn supervise_core(
     ctx: Arc<NodeContext>,
+    client: async_nats::Client,
     js: jetstream::Context,
-    mut requests: async_nats::Subscriber,
-    op: Operation,
+    subject: &'static str,
+    queue_group: &'static str,
     limit: usize,
+    health: Arc<ConsumerHealth>,
     tasks: TaskTracker,
 ) {
     let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let mut pause = RESTART_MIN;
+    loop {
+        match client
+            .queue_subscribe(subject, queue_group.to_owned())
+            .await
+        {
+            Ok(requests) => {
+                health.set(CORE_RESHARE, true);
+                let started = Instant::now();
+                serve_core(&ctx, &js, requests, &permits, &tasks).await;
+                if started.elapsed() > RESTART_MAX {
+                    pause = RESTART_MIN;
+                }
+                health.set(CORE_RESHARE, false);
+            }
+            Err(error) => tracing::warn!(%error, subject, "cannot subscribe to requests"),
+        }
+        crate::metrics::consumer_restarted(CORE_RESHARE);
+        tracing::warn!(subject, retry_in = ?pause, "request subscription ended; re-subscribing");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RESTART_MAX);
+    }
+}
+
+/// Serves a core subscription until it ends.
+async fn serve_core(
+    ctx: &Arc<NodeContext>,
+    js: &jetstream::Context,
+    mut requests: async_nats::Subscriber,
+    permits: &Arc<Semaphore>,
+    tasks: &TaskTracker,
+) {
+    let op = Operation::Reshare;
     while let Some(message) = requests.next().await {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;

@@ -27,7 +27,7 @@ pub struct JetStreamError {
 }
 
 impl JetStreamError {
-    fn new(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+    pub(crate) fn new(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self {
             what: what.into(),
             reason: reason.to_string(),
@@ -43,16 +43,7 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<(), JetStreamErro
         (subjects::SIGNING_STREAM, subjects::SIGNING_REQUEST_SUBJECTS),
         (RESHARE_STREAM, RESHARE_REQUEST_SUBJECTS),
     ] {
-        js.get_or_create_stream(stream::Config {
-            name: name.to_owned(),
-            subjects: vec![subject.to_owned()],
-            max_age: REQUEST_MAX_AGE,
-            max_bytes: STREAM_MAX_BYTES,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| JetStreamError::new(format!("create stream {name}"), e))?;
+        ensure_request_stream(js, name, subject).await?;
     }
     js.get_or_create_stream(stream::Config {
         name: subjects::RESULT_STREAM.to_owned(),
@@ -67,6 +58,25 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<(), JetStreamErro
     })
     .await
     .map_err(|e| JetStreamError::new(format!("create stream {}", subjects::RESULT_STREAM), e))?;
+    Ok(())
+}
+
+/// Creates request stream `name` over `subject` with the reference's settings unless it exists.
+pub async fn ensure_request_stream(
+    js: &jetstream::Context,
+    name: &str,
+    subject: &str,
+) -> Result<(), JetStreamError> {
+    js.get_or_create_stream(stream::Config {
+        name: name.to_owned(),
+        subjects: vec![subject.to_owned()],
+        max_age: REQUEST_MAX_AGE,
+        max_bytes: STREAM_MAX_BYTES,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| JetStreamError::new(format!("create stream {name}"), e))?;
     Ok(())
 }
 
