@@ -89,11 +89,22 @@ impl NodeContext {
         Ok(())
     }
 
-    /// Nodes whose readiness is current, from the in-memory [`ReadyView`] (no registry call).
+    /// Nodes whose readiness is current, from the in-memory [`ReadyView`]. When the view lacks a
+    /// node of the cluster it is brought up to date first ([`ReadyView::refresh`]: nothing for
+    /// NATS KV, one read for Consul), so a request right after a node became ready is not
+    /// refused on a stale view.
     pub async fn ready_nodes(&self) -> Result<BTreeSet<String>, NodeError> {
-        self.ready
-            .ready_nodes()
-            .map_err(|e| NodeError::io(Io::Network, format!("cannot read readiness: {e}")))
+        let read = || {
+            self.ready
+                .ready_nodes()
+                .map_err(|e| NodeError::io(Io::Network, format!("cannot read readiness: {e}")))
+        };
+        let ready = read()?;
+        if self.node_ids.iter().all(|n| ready.contains(n)) {
+            return Ok(ready);
+        }
+        self.ready.refresh().await;
+        read()
     }
 
     /// Whether every node of the cluster is ready.

@@ -124,3 +124,26 @@ async fn consul_view_refreshes_in_the_background_and_judges_expiry() {
     wait_for(&view, &[]).await;
     assert!(view.is_live());
 }
+
+#[tokio::test]
+async fn a_consul_view_refreshed_on_demand_sees_a_node_that_just_became_ready() {
+    let fake = FakeConsul::must_start().await;
+    let registry = ConsulRegistry::new(ConsulSettings::new(fake.address())).unwrap();
+    let view = ReadyView::start(
+        &AnyRegistry::Consul(registry.clone()),
+        Duration::from_secs(60),
+    );
+    assert!(view.loaded_within(DEADLINE).await);
+    // Let the task read once and go back to waiting out its period.
+    view.refresh().await;
+    registry
+        .set_ready("late", Duration::from_secs(60))
+        .await
+        .unwrap();
+    view.refresh().await;
+    assert_eq!(
+        view.ready_nodes().unwrap(),
+        std::collections::BTreeSet::from(["late".to_owned()]),
+        "refresh must read now, not at the next period"
+    );
+}

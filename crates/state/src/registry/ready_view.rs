@@ -34,6 +34,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct ReadyView {
     shared: Arc<Shared>,
+    /// Whether the registry is Consul (read periodically) rather than NATS KV (watched).
+    consul: bool,
     _task: Arc<AbortOnDrop>,
 }
 
@@ -41,6 +43,8 @@ pub struct ReadyView {
 struct Shared {
     state: Mutex<State>,
     clock: fn() -> SystemTime,
+    /// Asks the Consul refresh task to read now.
+    kick: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +55,8 @@ struct State {
     loaded: bool,
     /// The watch (or refresh) is currently working.
     live: bool,
+    /// Completed Consul reads.
+    reads: u64,
 }
 
 #[derive(Debug)]
@@ -87,6 +93,7 @@ impl ReadyView {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             clock,
+            kick: tokio::sync::Notify::new(),
         });
         let task = match registry.clone() {
             AnyRegistry::Nats(r) => tokio::spawn(watch_nats(r, ttl, shared.clone())),
@@ -94,6 +101,7 @@ impl ReadyView {
         };
         ReadyView {
             shared,
+            consul: matches!(registry, AnyRegistry::Consul(_)),
             _task: Arc::new(AbortOnDrop(task)),
         }
     }
@@ -113,6 +121,22 @@ impl ReadyView {
                 .map(|(node, _)| node.clone())
                 .collect())
         })
+    }
+
+    /// Brings the view up to date before a refusal: the NATS watch is pushed every change, so
+    /// nothing to do; the Consul view is read again now (one HTTP read, at most [`CONSUL_REFRESH`]
+    /// of waiting) instead of at its next period.
+    pub async fn refresh(&self) {
+        if !self.consul {
+            return;
+        }
+        let before = self.shared.with(|state| state.reads);
+        self.shared.kick.notify_one();
+        let until = tokio::time::Instant::now() + CONSUL_REFRESH;
+        while self.shared.with(|state| state.reads) == before && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Whether the background watch is currently connected and current.
@@ -201,9 +225,13 @@ async fn refresh_consul(registry: ConsulRegistry, shared: Arc<Shared>) {
                     }
                     state.loaded = true;
                     state.live = true;
+                    state.reads += 1;
                 });
                 backoff = BACKOFF_MIN;
-                tokio::time::sleep(CONSUL_REFRESH).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(CONSUL_REFRESH) => {}
+                    _ = shared.kick.notified() => {}
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot refresh readiness");
