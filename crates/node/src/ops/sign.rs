@@ -306,6 +306,28 @@ mod tests {
     }
 
     #[test]
+    fn committees_spread_the_signing_load_over_every_ready_holder() {
+        let holders = ["a", "b", "c", "d", "e"];
+        let info = info(&holders, 3);
+        let ready: BTreeSet<String> = holders.iter().map(|s| s.to_string()).collect();
+        let mut chosen: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut committees = BTreeSet::new();
+        for i in 0..1000 {
+            let signers = choose_signers(&info, &ready, &format!("tx-{i}")).unwrap();
+            for s in &signers {
+                *chosen.entry(s.clone()).or_default() += 1;
+            }
+            committees.insert(signers);
+        }
+        // Each holder is in 3 of the 5 rotations: it signs about 60 % of the transactions.
+        for holder in holders {
+            let share = chosen[holder] as f64 / 1000.0;
+            assert!((0.5..0.7).contains(&share), "{holder} signs {share}");
+        }
+        assert_eq!(committees.len(), 5);
+    }
+
+    #[test]
     fn too_few_ready_holders_yields_none() {
         let ready: BTreeSet<String> = ["a"].iter().map(|s| s.to_string()).collect();
         assert_eq!(
