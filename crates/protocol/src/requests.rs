@@ -11,8 +11,10 @@
 //!
 //! What is signed (reference behaviour, kept for compatibility):
 //! * keygen: the UTF-8 bytes of `wallet_id`;
-//! * signing: `{key_type, wallet_id, network_internal_code, tx_id, tx}` — `derivation_path` and
-//!   the authorizer signatures are **not** covered;
+//! * signing ([`SignTxForm`]): `{key_type, wallet_id, network_internal_code, tx_id, tx}` in
+//!   mpcium v0.3.5 (`derivation_path` **not** covered); upstream master (fystack/mpcium#163)
+//!   appends `derivation_path` with `omitempty`, so a request without a path signs the same five
+//!   fields and one with a path signs six;
 //! * resharing: `{session_id, node_ids, new_threshold, key_type, wallet_id}`.
 //!
 //! The extended signing form (ours, additive): a request with `"request_version": 2` signs
@@ -20,6 +22,8 @@
 //! request_version}`, so the derivation path and the hash mode are covered too. With `hash`
 //! (extended form only, secp256k1 only) `tx` is the message and nodes hash it themselves;
 //! without it a secp256k1 `tx` must be the 32-byte digest. See `docs/protocol.md`.
+
+use std::borrow::Borrow;
 
 use crate::canonical::ObjectWriter;
 use crate::decode::FieldProblem;
@@ -72,6 +76,49 @@ pub trait InitiatorMessage {
     }
 }
 
+/// Which bytes a signing request's initiator signature covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignTxForm {
+    /// mpcium v0.3.5: `{key_type, wallet_id, network_internal_code, tx_id, tx}`; the
+    /// derivation path is not covered.
+    Reference,
+    /// Upstream master (fystack/mpcium#163): the reference fields followed by
+    /// `derivation_path` when the path is non-empty (Go `omitempty`), so without a path the
+    /// bytes equal [`SignTxForm::Reference`].
+    PathBound,
+    /// Ours (`request_version: 2`): the reference fields, `derivation_path`, `hash`,
+    /// `request_version`.
+    Extended,
+}
+
+/// A signing request viewed as signed in one [`SignTxForm`]: its [`InitiatorMessage`] bytes
+/// (and so its authorizer payload) are those of `form`. `R` is the request or a reference to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedAs<R> {
+    /// The request.
+    pub request: R,
+    /// The form its signatures cover.
+    pub form: SignTxForm,
+}
+
+impl<R: Borrow<SignTxMessage>> InitiatorMessage for SignedAs<R> {
+    fn signed_bytes(&self) -> Vec<u8> {
+        self.request.borrow().signed_bytes_in(self.form)
+    }
+
+    fn initiator_id(&self) -> &str {
+        self.request.borrow().initiator_id()
+    }
+
+    fn initiator_signature(&self) -> &[u8] {
+        self.request.borrow().initiator_signature()
+    }
+
+    fn authorizer_signatures(&self) -> &[AuthorizerSignature] {
+        self.request.borrow().authorizer_signatures()
+    }
+}
+
 /// Request to create a wallet (one secp256k1 and one Ed25519 key).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenerateKeyMessage {
@@ -97,13 +144,13 @@ pub struct SignTxMessage {
     /// What to sign: for secp256k1 the 32-byte digest, or the message when [`Self::hash`] is
     /// set; for Ed25519 the full message.
     pub tx: Vec<u8>,
-    /// Initiator signature over [`InitiatorMessage::signed_bytes`].
+    /// Initiator signature over the bytes of one of [`SignTxMessage::accepted_forms`].
     pub signature: Vec<u8>,
     /// Non-hardened child-key path; `None` is JSON `null` (no omitempty in the reference).
     pub derivation_path: Option<Vec<u32>>,
     /// Authorizer co-signatures (omitted from JSON when empty).
     pub authorizer_signatures: Vec<AuthorizerSignature>,
-    /// `Some(2)` selects the extended form; `None` (omitted from JSON) the reference form.
+    /// `Some(2)` selects the extended form; `None` (omitted from JSON) the upstream or reference form.
     pub request_version: Option<u32>,
     /// How nodes hash `tx` before ECDSA signing (extended form only; omitted when `None`).
     pub hash: Option<MessageHash>,
@@ -288,26 +335,77 @@ impl SignTxMessage {
     }
 }
 
-impl InitiatorMessage for SignTxMessage {
-    /// Reference form: `{key_type, wallet_id, network_internal_code, tx_id, tx}`. Extended form
-    /// (`request_version` set): the same followed by `derivation_path`, `hash` (`null` when
-    /// absent) and `request_version`.
-    fn signed_bytes(&self) -> Vec<u8> {
+impl SignTxMessage {
+    /// Whether the request names a non-empty derivation path (what Go's `omitempty` keeps).
+    pub fn has_path(&self) -> bool {
+        self.derivation_path
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+    }
+
+    /// The form a client signs this request in by default: [`SignTxForm::Extended`] with
+    /// `request_version`, else [`SignTxForm::PathBound`] (upstream master).
+    pub fn default_form(&self) -> SignTxForm {
+        match self.request_version {
+            Some(_) => SignTxForm::Extended,
+            None => SignTxForm::PathBound,
+        }
+    }
+
+    /// The forms a node accepts this request's signature in, in the order it tries them:
+    /// `request_version: 2` only in the extended form; a request with a path in the
+    /// upstream-master form, then the v0.3.5 form (subject to the node's policy); one without a
+    /// path in the form both share.
+    pub fn accepted_forms(&self) -> &'static [SignTxForm] {
+        match (self.request_version, self.has_path()) {
+            (Some(_), _) => &[SignTxForm::Extended],
+            (None, true) => &[SignTxForm::PathBound, SignTxForm::Reference],
+            (None, false) => &[SignTxForm::PathBound],
+        }
+    }
+
+    /// The bytes the initiator signs in `form` (see [`SignTxForm`]). `Extended` writes
+    /// `request_version` as sent, or 2 for a request built without it.
+    pub fn signed_bytes_in(&self, form: SignTxForm) -> Vec<u8> {
         let mut w = ObjectWriter::new();
         w.string("key_type", self.key_type.as_str())
             .string("wallet_id", &self.wallet_id)
             .string("network_internal_code", &self.network_internal_code)
             .string("tx_id", &self.tx_id)
             .bytes("tx", Some(&self.tx));
-        if let Some(version) = self.request_version {
-            w.integers("derivation_path", self.derivation_path.as_deref());
-            match self.hash {
-                Some(hash) => w.string("hash", hash.as_str()),
-                None => w.raw("hash", b"null"),
-            };
-            w.integer("request_version", i64::from(version));
+        match form {
+            SignTxForm::Reference => {}
+            SignTxForm::PathBound => {
+                if self.has_path() {
+                    w.integers("derivation_path", self.derivation_path.as_deref());
+                }
+            }
+            SignTxForm::Extended => {
+                w.integers("derivation_path", self.derivation_path.as_deref());
+                match self.hash {
+                    Some(hash) => w.string("hash", hash.as_str()),
+                    None => w.raw("hash", b"null"),
+                };
+                let version = self.request_version.unwrap_or(EXTENDED_REQUEST_VERSION);
+                w.integer("request_version", i64::from(version));
+            }
         }
         w.finish()
+    }
+
+    /// This request viewed as signed in `form`.
+    pub fn signed_as(&self, form: SignTxForm) -> SignedAs<&Self> {
+        SignedAs {
+            request: self,
+            form,
+        }
+    }
+}
+
+impl InitiatorMessage for SignTxMessage {
+    /// The bytes of [`SignTxMessage::default_form`].
+    fn signed_bytes(&self) -> Vec<u8> {
+        self.signed_bytes_in(self.default_form())
     }
 
     fn initiator_id(&self) -> &str {

@@ -7,7 +7,7 @@ use ed25519_dalek::Signer as _;
 use mpcium_protocol::{
     AuthorizationError, AuthorizerConfigError, AuthorizerSignature, Authorizers,
     GenerateKeyMessage, InitiatorAlgorithm, InitiatorMessage, KeyError, KeyType, PublicKey,
-    ResharingMessage, SignTxMessage, SignatureError,
+    ResharingMessage, SignTxForm, SignTxMessage, SignatureError,
 };
 
 /// The canonical bytes of a SignTx request (hand-derived, HTML-escaped like Go).
@@ -233,10 +233,21 @@ fn ed25519_signatures_made_by_dalek_verify_after_a_wire_round_trip() {
     msg.signature = signer.sign(&msg.signed_bytes()).to_bytes().to_vec();
     let received = SignTxMessage::from_json(&msg.to_json()).unwrap();
     assert_eq!(key.verify_request(&received), Ok(()));
-    // Documented reference weakness: the path is not covered by the signature.
+    // The upstream-master form covers the path; the v0.3.5 form (documented reference
+    // weakness) does not.
     let mut repathed = received.clone();
     repathed.derivation_path = Some(vec![1]);
-    assert_eq!(key.verify_request(&repathed), Ok(()));
+    assert_eq!(key.verify_request(&repathed), Err(SignatureError::Mismatch));
+    let mut legacy = msg.clone();
+    legacy.signature = signer
+        .sign(&msg.signed_bytes_in(SignTxForm::Reference))
+        .to_bytes()
+        .to_vec();
+    legacy.derivation_path = Some(vec![1]);
+    assert_eq!(
+        key.verify_request(&legacy.signed_as(SignTxForm::Reference)),
+        Ok(())
+    );
     let mut retargeted = received;
     retargeted.tx[0] ^= 0xff;
     assert_eq!(
