@@ -202,6 +202,7 @@ impl Client {
     /// Publishes a keygen request without waiting; its result arrives on [`Client::results`].
     pub async fn submit_create_wallet(&self, wallet_id: &str) -> Result<(), ClientError> {
         let mut msg = GenerateKeyMessage {
+            protocol: None,
             wallet_id: wallet_id.to_owned(),
             signature: Vec::new(),
             authorizer_signatures: Vec::new(),

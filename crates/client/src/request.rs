@@ -107,6 +107,7 @@ impl SignRequest {
             None => self.form,
         };
         let request = SignTxMessage {
+            protocol: None,
             key_type: self.key_type,
             wallet_id: self.wallet_id.clone(),
             network_internal_code: self.network_internal_code.clone(),

@@ -86,6 +86,7 @@ async fn must_context(
 /// A request signed (and co-signed by the authorizer) in `form`, then read back from the wire.
 fn signed(path: Option<Vec<u32>>, form: SignTxForm) -> SignTxMessage {
     let mut msg = SignTxMessage {
+        protocol: None,
         key_type: KeyType::Ed25519,
         wallet_id: "w1".into(),
         network_internal_code: "sol".into(),

@@ -17,6 +17,11 @@
 //!   fields and one with a path signs six;
 //! * resharing: `{session_id, node_ids, new_threshold, key_type, wallet_id}`.
 //!
+//! `protocol` (upstream, optional, keygen and signing): absent or a value naming the engine these
+//! nodes run ([`SECP256K1_PROTOCOLS`], [`ED25519_PROTOCOLS`]) decodes; any other value is refused
+//! at decode time, naming it, and never falls back to another engine. It is not part of the
+//! signed bytes (see `docs/protocol.md`, §2.1).
+//!
 //! The extended signing form (ours, additive): a request with `"request_version": 2` signs
 //! `{key_type, wallet_id, network_internal_code, tx_id, tx, derivation_path, hash,
 //! request_version}`, so the derivation path and the hash mode are covered too. With `hash`
@@ -39,6 +44,38 @@ pub const HARDENED_INDEX: u32 = 1 << 31;
 
 /// The only `request_version` defined: the extended signing form.
 pub const EXTENDED_REQUEST_VERSION: u32 = 2;
+
+/// `protocol` values naming the secp256k1 engine these nodes run (CGGMP).
+pub const SECP256K1_PROTOCOLS: &[&str] = &["cggmp", "cggmp21", "cggmp24"];
+
+/// `protocol` values naming the Ed25519 engine these nodes run (FROST).
+pub const ED25519_PROTOCOLS: &[&str] = &["frost"];
+
+/// Longest `protocol` value read; longer ones are refused as too long.
+const MAX_PROTOCOL_BYTES: usize = 64;
+
+/// The optional `protocol` field (upstream, `omitempty`): absent or empty ⇒ `None`; a value is
+/// kept as sent when it is in `accepted`, anything else is refused naming it.
+fn protocol_field(
+    fields: &Fields<'_>,
+    accepted: &[&str],
+    supported: &'static str,
+) -> Result<Option<String>, DecodeError> {
+    let value = fields.text("protocol", MAX_PROTOCOL_BYTES)?;
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if accepted.contains(&value.as_str()) {
+        return Ok(Some(value));
+    }
+    Err(DecodeError::Field {
+        field: "protocol".to_owned(),
+        problem: FieldProblem::UnsupportedProtocol {
+            found: value,
+            supported,
+        },
+    })
+}
 
 /// Length of the digest a secp256k1 request carries in `tx` when it names no `hash`.
 pub const DIGEST_BYTES: usize = 32;
@@ -128,6 +165,9 @@ pub struct GenerateKeyMessage {
     pub signature: Vec<u8>,
     /// Authorizer co-signatures (omitted from JSON when empty).
     pub authorizer_signatures: Vec<AuthorizerSignature>,
+    /// Upstream's optional engine choice (`omitempty`): one of [`SECP256K1_PROTOCOLS`] or
+    /// [`ED25519_PROTOCOLS`] (a wallet gets both keys); anything else does not decode.
+    pub protocol: Option<String>,
 }
 
 /// Request to sign a transaction with one of a wallet's keys.
@@ -154,6 +194,9 @@ pub struct SignTxMessage {
     pub request_version: Option<u32>,
     /// How nodes hash `tx` before ECDSA signing (extended form only; omitted when `None`).
     pub hash: Option<MessageHash>,
+    /// Upstream's optional engine choice (`omitempty`): one of [`SECP256K1_PROTOCOLS`] or
+    /// [`ED25519_PROTOCOLS`] matching `key_type`; anything else does not decode.
+    pub protocol: Option<String>,
 }
 
 /// Request to move a wallet key to a new committee and threshold.
@@ -225,18 +268,31 @@ impl GenerateKeyMessage {
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
         let map = parse_object(bytes)?;
         let f = Fields::new(&map, String::new());
+        let accepted: Vec<&str> = SECP256K1_PROTOCOLS
+            .iter()
+            .chain(ED25519_PROTOCOLS)
+            .copied()
+            .collect();
         Ok(Self {
             wallet_id: f.id("wallet_id")?,
             signature: signature_field(&f)?,
             authorizer_signatures: decode_authorizers(&f)?,
+            protocol: protocol_field(
+                &f,
+                &accepted,
+                "\"cggmp\", \"cggmp21\", \"cggmp24\", \"frost\"",
+            )?,
         })
     }
 
-    /// Encodes the request as Go `json.Marshal` does.
+    /// Encodes the request as Go `json.Marshal` does (`protocol` only when set).
     pub fn to_json(&self) -> Vec<u8> {
         let mut w = ObjectWriter::new();
-        w.string("wallet_id", &self.wallet_id)
-            .bytes("signature", nil_if_empty(&self.signature));
+        w.string("wallet_id", &self.wallet_id);
+        if let Some(protocol) = &self.protocol {
+            w.string("protocol", protocol);
+        }
+        w.bytes("signature", nil_if_empty(&self.signature));
         write_authorizers(&mut w, &self.authorizer_signatures);
         w.finish()
     }
@@ -265,8 +321,18 @@ impl SignTxMessage {
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
         let map = parse_object(bytes)?;
         let f = Fields::new(&map, String::new());
+        let key_type = f.key_type("key_type")?;
+        let protocol = match key_type {
+            KeyType::Secp256k1 => protocol_field(
+                &f,
+                SECP256K1_PROTOCOLS,
+                "\"cggmp\", \"cggmp21\", \"cggmp24\" for secp256k1",
+            )?,
+            KeyType::Ed25519 => protocol_field(&f, ED25519_PROTOCOLS, "\"frost\" for ed25519")?,
+        };
         Self {
-            key_type: f.key_type("key_type")?,
+            key_type,
+            protocol,
             wallet_id: f.id("wallet_id")?,
             network_internal_code: f.text("network_internal_code", MAX_TEXT_BYTES)?,
             tx_id: f.id("tx_id")?,
@@ -313,12 +379,16 @@ impl SignTxMessage {
         }
     }
 
-    /// Encodes the request as Go `json.Marshal` would, with `hash` and `request_version`
-    /// appended only when set (`omitempty`), so reference-form requests are unchanged.
+    /// Encodes the request as Go `json.Marshal` would, with `protocol` (after `key_type`),
+    /// `hash` and `request_version` written only when set (`omitempty`), so reference-form
+    /// requests are unchanged.
     pub fn to_json(&self) -> Vec<u8> {
         let mut w = ObjectWriter::new();
-        w.string("key_type", self.key_type.as_str())
-            .string("wallet_id", &self.wallet_id)
+        w.string("key_type", self.key_type.as_str());
+        if let Some(protocol) = &self.protocol {
+            w.string("protocol", protocol);
+        }
+        w.string("wallet_id", &self.wallet_id)
             .string("network_internal_code", &self.network_internal_code)
             .string("tx_id", &self.tx_id)
             .bytes("tx", Some(&self.tx))

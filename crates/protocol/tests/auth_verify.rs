@@ -51,6 +51,7 @@ fn p256_der_sign(signer: &p256::ecdsa::SigningKey, msg: &[u8]) -> Vec<u8> {
 
 fn golden_sign_tx() -> SignTxMessage {
     SignTxMessage {
+        protocol: None,
         key_type: KeyType::Secp256k1,
         wallet_id: "wallet-1".to_owned(),
         network_internal_code: "eth<mainnet>&co".to_owned(),
@@ -162,6 +163,7 @@ fn p256_signatures_made_by_the_p256_crate_verify_on_every_request_type() {
     let key = must_key(InitiatorAlgorithm::P256, &key.to_text());
 
     let mut keygen = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "w1".to_owned(),
         signature: Vec::new(),
         authorizer_signatures: Vec::new(),
@@ -352,6 +354,7 @@ fn must_fixture(required: &[&str]) -> Fixture {
 
 fn signed_keygen(initiator: &ed25519_dalek::SigningKey) -> GenerateKeyMessage {
     let mut msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "w1".to_owned(),
         signature: Vec::new(),
         authorizer_signatures: Vec::new(),

@@ -12,6 +12,7 @@ fn must_utf8(bytes: Vec<u8>) -> String {
 
 fn sign_tx(nic: &str) -> SignTxMessage {
     SignTxMessage {
+        protocol: None,
         key_type: KeyType::Ed25519,
         wallet_id: "w1".to_owned(),
         network_internal_code: nic.to_owned(),
@@ -40,6 +41,7 @@ fn reshare(node_ids: Option<Vec<String>>) -> ResharingMessage {
 #[test]
 fn generate_key_signs_the_bare_wallet_id_bytes() {
     let msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "ví-dụ-🔑".to_owned(),
         signature: Vec::new(),
         authorizer_signatures: Vec::new(),
@@ -209,6 +211,7 @@ fn decoded_sign_tx_rebuilds_go_order_whatever_the_input_order_and_spacing() {
 #[test]
 fn generate_key_json_matches_go_marshal() {
     let mut msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "w1".to_owned(),
         signature: vec![1, 2, 3],
         authorizer_signatures: Vec::new(),
@@ -270,6 +273,7 @@ fn every_request_survives_a_json_round_trip() {
     );
 
     let keygen = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "0d8a3f1c-5a4e-4f0e-9e47-7f1c2a9b6d11".to_owned(),
         signature: vec![5; 64],
         authorizer_signatures: Vec::new(),
@@ -293,6 +297,7 @@ fn request_json_is_valid_json_that_serde_reads_back_to_the_same_strings() {
 #[test]
 fn authorizer_payload_matches_go_marshal() {
     let msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "wallet-1".to_owned(),
         signature: vec![1, 2, 3],
         authorizer_signatures: Vec::new(),
@@ -302,6 +307,7 @@ fn authorizer_payload_matches_go_marshal() {
         r#"{"initiator_id":"wallet-1","initiator_raw":"d2FsbGV0LTE=","initiator_sig":"AQID"}"#
     );
     let unsigned = GenerateKeyMessage {
+        protocol: None,
         signature: Vec::new(),
         ..msg
     };

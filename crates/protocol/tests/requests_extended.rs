@@ -17,6 +17,7 @@ fn must_utf8(bytes: Vec<u8>) -> String {
 
 fn extended(key_type: KeyType, tx: &[u8], hash: Option<MessageHash>) -> SignTxMessage {
     SignTxMessage {
+        protocol: None,
         key_type,
         wallet_id: "w1".to_owned(),
         network_internal_code: "eth".to_owned(),
