@@ -8,6 +8,7 @@
 //! on its own. Everything a test starts is killed when the [`Cluster`] is dropped, also on panic.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -49,6 +50,9 @@ pub struct ClusterOptions {
     pub seed_aux_info: bool,
     /// Extra `config.yaml` lines for every node (e.g. `backup_enabled: true`).
     pub extra_config: String,
+    /// Serve `/health` and `/metrics` on each node, at a free loopback port of its own
+    /// ([`NodeProcess::health`]).
+    pub health: bool,
 }
 
 impl Default for ClusterOptions {
@@ -59,6 +63,7 @@ impl Default for ClusterOptions {
             registry: RegistryBackend::Nats,
             seed_aux_info: true,
             extra_config: String::new(),
+            health: false,
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct NodeProcess {
     pub id: String,
     /// Working directory.
     pub dir: PathBuf,
+    /// Where the node serves `/health` and `/metrics` ([`ClusterOptions::health`]).
+    pub health: Option<SocketAddr>,
     child: Option<Child>,
 }
 
@@ -84,6 +91,38 @@ impl NodeProcess {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
+}
+
+/// A loopback address with a port that was free a moment ago (the node binds it next).
+fn must_free_loopback_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free loopback port")
+}
+
+/// The body of `GET path` from a node's health server (HTTP/1.0, so the body ends the stream).
+pub async fn must_http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to health server");
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .expect("send request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read response");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("http response with a body");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    body.to_owned()
 }
 
 /// A running cluster; dropping it kills every process it started.
@@ -263,10 +302,14 @@ impl Cluster {
                 key.to_key_text().as_bytes(),
             )
             .expect("private key");
+            let health = options.health.then(must_free_loopback_addr);
+            let health_yaml = health.map_or(String::new(), |addr| {
+                format!("healthcheck:\n  enabled: true\n  address: \"{addr}\"\n")
+            });
             std::fs::write(
                 node_dir.join("config.yaml"),
                 format!(
-                    "environment: development\ndb_path: ./db\n{registry_yaml}\
+                    "environment: development\ndb_path: ./db\n{registry_yaml}{health_yaml}\
                      nats:\n  url: {}\nmpc_threshold: {}\nevent_initiator_pubkey: \"{initiator_hex}\"\n\
                      event_initiator_algorithm: ed25519\nchain_code: \"{}\"\n{}\n",
                     nats.url(),
@@ -294,6 +337,7 @@ impl Cluster {
                 name: peer.name.clone(),
                 id: peer.id.clone(),
                 dir: node_dir,
+                health,
                 child: None,
             });
         }

@@ -1,5 +1,5 @@
 //! Operating a cluster: a node restored from its encrypted backup still signs, and the
-//! extended-request policy refuses requests whose signature does not cover the path.
+//! `require_extended_requests` policy refuses requests whose signature does not cover their path.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mpcium_client::hd::compress_secp256k1;
 use mpcium_client::{ClientError, SignRequest};
 use mpcium_e2e::{must_find_binary, must_recover_ecdsa, Cluster, ClusterOptions};
-use mpcium_protocol::ErrorCode;
+use mpcium_protocol::{ErrorCode, SignTxForm};
 use sha2::{Digest, Sha256};
 
 fn cli(args: &[&str]) -> (bool, String) {
@@ -93,7 +93,7 @@ async fn a_node_wiped_and_recovered_from_its_backup_still_signs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_requiring_extended_requests_refuses_the_reference_form() {
+async fn a_cluster_requiring_covered_paths_refuses_the_v035_form_with_a_path() {
     let cluster = Cluster::must_start(ClusterOptions {
         extra_config: "require_extended_requests: true\n".into(),
         ..Default::default()
@@ -104,15 +104,25 @@ async fn a_cluster_requiring_extended_requests_refuses_the_reference_form() {
     let keys = client.create_wallet(&wallet).await.expect("keygen");
     let d: [u8; 32] = Sha256::digest(b"covered path").into();
 
-    match client.sign(SignRequest::ecdsa_digest(&wallet, d)).await {
+    let path = vec![0, 1];
+    let legacy = SignRequest::ecdsa_digest(&wallet, d)
+        .with_derivation_path(path.clone())
+        .with_form(SignTxForm::Reference);
+    match client.sign(legacy).await {
         Err(ClientError::Failed { code, reason }) => {
             assert_eq!(code, ErrorCode::MsgValidation, "{reason}");
-            assert!(reason.contains("request_version 2"), "{reason}");
+            assert!(reason.contains("covers derivation_path"), "{reason}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    // A path makes the SDK use the extended form, whose signature covers it.
-    let path = vec![0, 1];
+    // Without a path there is nothing uncovered.
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(&wallet, d))
+        .await
+        .expect("request without a path");
+    let master = compress_secp256k1(keys.ecdsa_pub_key.as_deref().expect("key")).expect("on curve");
+    must_recover_ecdsa(&signed, &d, &master);
+    // By default the SDK signs a path in the upstream six-field form, which covers it.
     let child = mpcium_client::hd::derive_secp256k1_from_keygen(
         keys.ecdsa_pub_key.as_deref().expect("key"),
         &cluster.chain_code,
@@ -122,6 +132,6 @@ async fn a_cluster_requiring_extended_requests_refuses_the_reference_form() {
     let signed = client
         .sign(SignRequest::ecdsa_digest(&wallet, d).with_derivation_path(path))
         .await
-        .expect("extended request");
+        .expect("six-field request");
     must_recover_ecdsa(&signed, &d, &child.public_key);
 }

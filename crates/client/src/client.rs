@@ -202,6 +202,7 @@ impl Client {
     /// Publishes a keygen request without waiting; its result arrives on [`Client::results`].
     pub async fn submit_create_wallet(&self, wallet_id: &str) -> Result<(), ClientError> {
         let mut msg = GenerateKeyMessage {
+            protocol: None,
             wallet_id: wallet_id.to_owned(),
             signature: Vec::new(),
             authorizer_signatures: Vec::new(),
@@ -215,7 +216,7 @@ impl Client {
     /// Cancel safety: as [`Client::create_wallet`].
     pub async fn sign(&self, request: SignRequest) -> Result<SigningResultEvent, ClientError> {
         let mut msg = request.to_message();
-        let tx_id = msg.tx_id.clone();
+        let tx_id = msg.request.tx_id.clone();
         let waiter = self.inner.dispatcher.register(ResultKind::Signing, &tx_id);
         let subject = subjects::signing_request_subject(&tx_id);
         self.send(&mut msg, subject, Route::JetStream).await?;
@@ -230,9 +231,9 @@ impl Client {
     /// Publishes a signing request without waiting; returns its transaction ID.
     pub async fn submit_sign(&self, request: SignRequest) -> Result<String, ClientError> {
         let mut msg = request.to_message();
-        let subject = subjects::signing_request_subject(&msg.tx_id);
+        let subject = subjects::signing_request_subject(&msg.request.tx_id);
         self.send(&mut msg, subject, Route::JetStream).await?;
-        Ok(msg.tx_id)
+        Ok(msg.request.tx_id)
     }
 
     /// Reshares through the durable `mpc-reshare` stream (mpcium-rs nodes) and waits for the

@@ -5,7 +5,7 @@
 use mpcium_protocol::requests::EXTENDED_REQUEST_VERSION;
 use mpcium_protocol::{
     AuthorizerSignature, ClientId, DecodeError, GenerateKeyMessage, InitiatorMessage, KeyType,
-    MessageHash, ResharingMessage, SignTxMessage,
+    MessageHash, ResharingMessage, SignTxForm, SignTxMessage, SignedAs,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -30,9 +30,12 @@ pub struct SignRequest {
     pub derivation_path: Option<Vec<u32>>,
     /// Hash mode for secp256k1 messages; implies the extended form.
     pub hash: Option<MessageHash>,
-    /// Sign in the extended form (`request_version: 2`) so the derivation path is covered by the
-    /// initiator signature. Needs mpcium-rs nodes; implied by [`Self::hash`].
-    pub extended: bool,
+    /// The bytes the initiator signs. Default [`SignTxForm::PathBound`], what upstream-master
+    /// clients sign (the path, when given, is covered; without one it equals the v0.3.5 form);
+    /// [`SignTxForm::Extended`] (`request_version: 2`, needs mpcium-rs nodes) is implied by
+    /// [`Self::hash`]; [`SignTxForm::Reference`] signs a path the way v0.3.5 clients did, for
+    /// v0.3.5 nodes.
+    pub form: SignTxForm,
 }
 
 impl SignRequest {
@@ -49,7 +52,7 @@ impl SignRequest {
     ) -> Self {
         Self {
             hash: Some(hash),
-            extended: true,
+            form: SignTxForm::Extended,
             ..Self::new(KeyType::Secp256k1, wallet_id, message.into())
         }
     }
@@ -68,7 +71,7 @@ impl SignRequest {
             network_internal_code: String::new(),
             derivation_path: None,
             hash: None,
-            extended: false,
+            form: SignTxForm::PathBound,
         }
     }
 
@@ -84,17 +87,27 @@ impl SignRequest {
         self
     }
 
-    /// Signs with the child key at `path`, covered by the initiator signature (extended form).
+    /// Signs with the child key at `path`, covered by the initiator signature unless the form
+    /// is [`SignTxForm::Reference`].
     pub fn with_derivation_path(mut self, path: Vec<u32>) -> Self {
         self.derivation_path = Some(path);
-        self.extended = true;
         self
     }
 
-    /// The unsigned wire message.
-    pub(crate) fn to_message(&self) -> SignTxMessage {
-        let extended = self.extended || self.hash.is_some();
-        SignTxMessage {
+    /// Selects the signed form (see [`Self::form`]).
+    pub fn with_form(mut self, form: SignTxForm) -> Self {
+        self.form = form;
+        self
+    }
+
+    /// The unsigned wire message, with the form its signature will cover.
+    pub(crate) fn to_message(&self) -> SignedAs<SignTxMessage> {
+        let form = match self.hash {
+            Some(_) => SignTxForm::Extended,
+            None => self.form,
+        };
+        let request = SignTxMessage {
+            protocol: None,
             key_type: self.key_type,
             wallet_id: self.wallet_id.clone(),
             network_internal_code: self.network_internal_code.clone(),
@@ -106,9 +119,10 @@ impl SignRequest {
             signature: Vec::new(),
             derivation_path: self.derivation_path.clone(),
             authorizer_signatures: Vec::new(),
-            request_version: extended.then_some(EXTENDED_REQUEST_VERSION),
+            request_version: (form == SignTxForm::Extended).then_some(EXTENDED_REQUEST_VERSION),
             hash: self.hash,
-        }
+        };
+        SignedAs { request, form }
     }
 }
 
@@ -173,8 +187,20 @@ macro_rules! outgoing {
 }
 
 outgoing!(GenerateKeyMessage);
-outgoing!(SignTxMessage);
 outgoing!(ResharingMessage);
+
+impl Outgoing for SignedAs<SignTxMessage> {
+    fn to_json(&self) -> Vec<u8> {
+        self.request.to_json()
+    }
+    fn validate(&self) -> Result<(), DecodeError> {
+        SignTxMessage::from_json(&self.request.to_json()).map(|_| ())
+    }
+    fn set_signatures(&mut self, initiator: Vec<u8>, authorizers: Vec<AuthorizerSignature>) {
+        self.request.signature = initiator;
+        self.request.authorizer_signatures = authorizers;
+    }
+}
 
 /// Validates `msg` exactly as a node will, then signs it as initiator and co-signs it as every
 /// authorizer. Returns the wire bytes.
@@ -271,7 +297,7 @@ mod tests {
     fn a_request_the_nodes_would_refuse_is_refused_before_signing() {
         let initiator = LocalSigner::ed25519_from_seed(&[1; 32]);
         let mut short = SignRequest::ecdsa_digest("w1", [0; 32]).to_message();
-        short.tx.truncate(31);
+        short.request.tx.truncate(31);
         assert!(matches!(
             seal(&mut short, &initiator, &[]),
             Err(ClientError::InvalidRequest(_))
@@ -282,21 +308,47 @@ mod tests {
             Err(ClientError::InvalidRequest(_))
         ));
         let mut hashed_eddsa = SignRequest::eddsa("w1", b"m".to_vec()).to_message();
-        hashed_eddsa.hash = Some(MessageHash::Sha256);
-        hashed_eddsa.request_version = Some(2);
+        hashed_eddsa.request.hash = Some(MessageHash::Sha256);
+        hashed_eddsa.request.request_version = Some(2);
         assert!(seal(&mut hashed_eddsa, &initiator, &[]).is_err());
     }
 
     #[test]
-    fn the_reference_form_is_used_unless_a_path_or_hash_asks_for_more() {
+    fn a_path_is_signed_in_the_upstream_six_field_form_unless_another_form_is_chosen() {
+        let initiator = LocalSigner::ed25519_from_seed(&[1; 32]);
+        let key = initiator.public_key();
         let plain = SignRequest::ecdsa_digest("w1", [0; 32]).to_message();
-        assert_eq!(plain.request_version, None);
-        assert!(!plain.tx_id.is_empty());
-        let pathed = SignRequest::eddsa("w1", b"m".to_vec())
+        assert_eq!(plain.request.request_version, None);
+        assert!(!plain.request.tx_id.is_empty());
+
+        let mut pathed = SignRequest::eddsa("w1", b"m".to_vec())
             .with_derivation_path(vec![0])
             .to_message();
-        assert_eq!(pathed.request_version, Some(2));
-        assert_eq!(pathed.hash, None);
+        let wire = seal(&mut pathed, &initiator, &[]).unwrap();
+        let received = SignTxMessage::from_json(&wire).unwrap();
+        assert_eq!((received.request_version, received.hash), (None, None));
+        let verifies = |form| key.verify_request(&received.signed_as(form)).is_ok();
+        assert!(verifies(SignTxForm::PathBound));
+        assert!(!verifies(SignTxForm::Reference));
+
+        let mut legacy = SignRequest::eddsa("w1", b"m".to_vec())
+            .with_derivation_path(vec![0])
+            .with_form(SignTxForm::Reference)
+            .to_message();
+        let received =
+            SignTxMessage::from_json(&seal(&mut legacy, &initiator, &[]).unwrap()).unwrap();
+        let verifies = |form| key.verify_request(&received.signed_as(form)).is_ok();
+        assert!(verifies(SignTxForm::Reference));
+        assert!(!verifies(SignTxForm::PathBound));
+
+        let mut extended = SignRequest::eddsa("w1", b"m".to_vec())
+            .with_derivation_path(vec![0])
+            .with_form(SignTxForm::Extended)
+            .to_message();
+        let received =
+            SignTxMessage::from_json(&seal(&mut extended, &initiator, &[]).unwrap()).unwrap();
+        assert_eq!(received.request_version, Some(2));
+        assert_eq!(key.verify_request(&received), Ok(()));
     }
 
     #[test]

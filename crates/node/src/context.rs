@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpcium_protocol::{Authorizers, InitiatorMessage, PublicKey, SignTxMessage, Threshold};
+use mpcium_protocol::{
+    Authorizers, InitiatorMessage, PublicKey, SignTxForm, SignTxMessage, Threshold,
+};
 use mpcium_state::config::Deadlines;
 use mpcium_state::registry::{AnyRegistry, ReadyView};
 use mpcium_state::store::Store;
@@ -39,7 +41,7 @@ pub struct NodeContext {
     pub chain_code: [u8; 32],
     /// Session deadlines.
     pub deadlines: Deadlines,
-    /// Refuse reference-form signing requests (their signature does not cover the path).
+    /// Refuse signing requests whose initiator signature does not cover their derivation path.
     pub require_extended_requests: bool,
     /// How long a share superseded by a reshare is kept before it is wiped.
     pub share_wipe_grace: Duration,
@@ -58,16 +60,30 @@ impl std::fmt::Debug for NodeContext {
 }
 
 impl NodeContext {
-    /// [`NodeContext::authenticate`] for a signing request, plus the cluster's policy on the
-    /// request form: with `require_extended_requests`, only requests whose initiator signature
-    /// covers the derivation path and hash mode (`request_version: 2`) are accepted.
+    /// [`NodeContext::authenticate`] for a signing request, in the first of its
+    /// [`SignTxMessage::accepted_forms`] the initiator signature verifies in (authorizers are
+    /// checked over that form's payload). A signature covering none of them is
+    /// `ERROR_INVALID_INITIATOR_SIGNATURE`. With `require_extended_requests`, a request whose
+    /// signature does not cover the path it names (the v0.3.5 form with a path) is refused.
     pub fn authenticate_signing(&self, request: &SignTxMessage) -> Result<(), NodeError> {
-        self.authenticate(request)?;
-        if self.require_extended_requests && request.request_version.is_none() {
+        let forms = request.accepted_forms();
+        let form = forms
+            .iter()
+            .copied()
+            .find(|form| {
+                self.initiator
+                    .verify_request(&request.signed_as(*form))
+                    .is_ok()
+            })
+            .unwrap_or_else(|| request.default_form());
+        let signed = request.signed_as(form);
+        self.authenticate(&signed)?;
+        if self.require_extended_requests && form == SignTxForm::Reference {
             return Err(NodeError::bad_request(
                 BadRequest::Policy,
-                "this cluster requires extended signing requests (request_version 2), whose \
-                 initiator signature covers derivation_path; upgrade the client",
+                "this cluster requires signing requests whose initiator signature covers \
+                 derivation_path (the upstream-master six-field form or request_version 2); \
+                 upgrade the client",
             ));
         }
         Ok(())

@@ -38,7 +38,7 @@ pub const NODE_READY: &str = "mpcium_node_ready";
 pub const PEERS_READY: &str = "mpcium_peers_ready";
 /// Gauge: cluster nodes in total (peers.json).
 pub const PEERS_TOTAL: &str = "mpcium_peers_total";
-/// Gauge: presignatures ready for use on this node, over all pools.
+/// Gauge: presignatures ready for use on this node, over all pools (0: no pool exists yet).
 pub const PRESIGNATURE_POOL_DEPTH: &str = "mpcium_presignature_pool_depth";
 /// Gauge: seconds since the last successful backup (absent until the first one).
 pub const BACKUP_AGE_SECONDS: &str = "mpcium_backup_age_seconds";
@@ -175,9 +175,14 @@ pub fn operation_label(op: Operation) -> &'static str {
     }
 }
 
-/// The `key_type` label value; `None` (keygen, aux info: both curves at once) is `both`.
-pub fn key_type_label(key_type: Option<KeyType>) -> &'static str {
-    key_type.map_or("both", KeyType::as_str)
+/// The `key_type` label value: the request's key type; `both` for keygen and aux info (both
+/// curves at once); `unknown` for a signing or resharing request that did not decode.
+pub fn key_type_label(op: Operation, key_type: Option<KeyType>) -> &'static str {
+    match (key_type, op) {
+        (Some(key_type), _) => key_type.as_str(),
+        (None, Operation::Keygen | Operation::AuxInfo) => "both",
+        (None, Operation::Sign | Operation::Reshare | Operation::ReshareCommit) => "unknown",
+    }
 }
 
 /// The `error_code` label value: `none` for a success, `other` for codes this version does not
@@ -199,7 +204,7 @@ pub fn request_finished(
     elapsed: Duration,
 ) {
     let operation = operation_label(op);
-    let key_type = key_type_label(key_type);
+    let key_type = key_type_label(op, key_type);
     let result = if error_code.is_none() {
         "success"
     } else {
@@ -354,6 +359,16 @@ mod tests {
         assert!(text.contains(r#"mpcium_results_total{operation="keygen",error_code="other"} 1"#));
         assert!(!text.contains("MADE_UP"));
         assert!(text.contains(r#"key_type="both""#));
+    }
+
+    #[test]
+    fn an_undecodable_signing_request_is_not_labelled_with_both_key_types() {
+        assert_eq!(key_type_label(Operation::Sign, None), "unknown");
+        assert_eq!(
+            key_type_label(Operation::Sign, Some(KeyType::Secp256k1)),
+            "secp256k1"
+        );
+        assert_eq!(key_type_label(Operation::Keygen, None), "both");
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     } = inputs;
     let metrics_handle =
         crate::metrics::install().map_err(|e| RuntimeError::Startup(e.to_string()))?;
+    // No presignature pool exists: every signature runs the full interactive protocol.
+    crate::metrics::set_presignature_pool_depth(0);
     let tasks = Tasks::new();
 
     let store = start_store(&config, &me).await?;

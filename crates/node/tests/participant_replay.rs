@@ -80,6 +80,7 @@ async fn an_already_answered_transaction_is_never_signed_again() {
     tokio::spawn(mpcium_node::inbound::route(ctx.clone(), inbound, tasks));
 
     let mut request = SignTxMessage {
+        protocol: None,
         key_type: KeyType::Ed25519,
         wallet_id: "w1".into(),
         network_internal_code: "n".into(),

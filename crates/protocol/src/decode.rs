@@ -135,6 +135,14 @@ pub enum FieldProblem {
     /// `hash` sent without `"request_version": 2`; the reference form cannot sign it.
     #[error("requires \"request_version\": 2, so that the hash mode is covered by the initiator signature")]
     HashNeedsRequestVersion,
+    /// A `protocol` this implementation does not run (for this key type).
+    #[error("names protocol {found:?}, which this cluster does not run; supported: {supported} (omit the field for the default)")]
+    UnsupportedProtocol {
+        /// The value as sent.
+        found: String,
+        /// The values accepted here.
+        supported: &'static str,
+    },
     /// `hash` sent for an Ed25519 key, which signs the message itself.
     #[error("is not allowed with key_type \"ed25519\": ed25519 signs the message itself")]
     HashWithEd25519,

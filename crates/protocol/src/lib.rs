@@ -69,7 +69,8 @@ pub use ids::{ClientId, IdError};
 pub use key_type::{KeyType, UnknownKeyType};
 pub use message_hash::{MessageHash, UnknownMessageHash};
 pub use requests::{
-    AuthorizerSignature, GenerateKeyMessage, InitiatorMessage, ResharingMessage, SignTxMessage,
+    AuthorizerSignature, GenerateKeyMessage, InitiatorMessage, ResharingMessage, SignTxForm,
+    SignTxMessage, SignedAs,
 };
 pub use results::{KeygenResultEvent, ResharingResultEvent, ResultType, SigningResultEvent};
 pub use subjects::ResultKind;

@@ -11,15 +11,24 @@
 //!
 //! What is signed (reference behaviour, kept for compatibility):
 //! * keygen: the UTF-8 bytes of `wallet_id`;
-//! * signing: `{key_type, wallet_id, network_internal_code, tx_id, tx}` — `derivation_path` and
-//!   the authorizer signatures are **not** covered;
+//! * signing ([`SignTxForm`]): `{key_type, wallet_id, network_internal_code, tx_id, tx}` in
+//!   mpcium v0.3.5 (`derivation_path` **not** covered); upstream master (fystack/mpcium#163)
+//!   appends `derivation_path` with `omitempty`, so a request without a path signs the same five
+//!   fields and one with a path signs six;
 //! * resharing: `{session_id, node_ids, new_threshold, key_type, wallet_id}`.
+//!
+//! `protocol` (upstream, optional, keygen and signing): absent or a value naming the engine these
+//! nodes run ([`SECP256K1_PROTOCOLS`], [`ED25519_PROTOCOLS`]) decodes; any other value is refused
+//! at decode time, naming it, and never falls back to another engine. It is not part of the
+//! signed bytes (see `docs/protocol.md`, §2.1).
 //!
 //! The extended signing form (ours, additive): a request with `"request_version": 2` signs
 //! `{key_type, wallet_id, network_internal_code, tx_id, tx, derivation_path, hash,
 //! request_version}`, so the derivation path and the hash mode are covered too. With `hash`
 //! (extended form only, secp256k1 only) `tx` is the message and nodes hash it themselves;
 //! without it a secp256k1 `tx` must be the 32-byte digest. See `docs/protocol.md`.
+
+use std::borrow::Borrow;
 
 use crate::canonical::ObjectWriter;
 use crate::decode::FieldProblem;
@@ -35,6 +44,38 @@ pub const HARDENED_INDEX: u32 = 1 << 31;
 
 /// The only `request_version` defined: the extended signing form.
 pub const EXTENDED_REQUEST_VERSION: u32 = 2;
+
+/// `protocol` values naming the secp256k1 engine these nodes run (CGGMP).
+pub const SECP256K1_PROTOCOLS: &[&str] = &["cggmp", "cggmp21", "cggmp24"];
+
+/// `protocol` values naming the Ed25519 engine these nodes run (FROST).
+pub const ED25519_PROTOCOLS: &[&str] = &["frost"];
+
+/// Longest `protocol` value read; longer ones are refused as too long.
+const MAX_PROTOCOL_BYTES: usize = 64;
+
+/// The optional `protocol` field (upstream, `omitempty`): absent or empty ⇒ `None`; a value is
+/// kept as sent when it is in `accepted`, anything else is refused naming it.
+fn protocol_field(
+    fields: &Fields<'_>,
+    accepted: &[&str],
+    supported: &'static str,
+) -> Result<Option<String>, DecodeError> {
+    let value = fields.text("protocol", MAX_PROTOCOL_BYTES)?;
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if accepted.contains(&value.as_str()) {
+        return Ok(Some(value));
+    }
+    Err(DecodeError::Field {
+        field: "protocol".to_owned(),
+        problem: FieldProblem::UnsupportedProtocol {
+            found: value,
+            supported,
+        },
+    })
+}
 
 /// Length of the digest a secp256k1 request carries in `tx` when it names no `hash`.
 pub const DIGEST_BYTES: usize = 32;
@@ -72,6 +113,49 @@ pub trait InitiatorMessage {
     }
 }
 
+/// Which bytes a signing request's initiator signature covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignTxForm {
+    /// mpcium v0.3.5: `{key_type, wallet_id, network_internal_code, tx_id, tx}`; the
+    /// derivation path is not covered.
+    Reference,
+    /// Upstream master (fystack/mpcium#163): the reference fields followed by
+    /// `derivation_path` when the path is non-empty (Go `omitempty`), so without a path the
+    /// bytes equal [`SignTxForm::Reference`].
+    PathBound,
+    /// Ours (`request_version: 2`): the reference fields, `derivation_path`, `hash`,
+    /// `request_version`.
+    Extended,
+}
+
+/// A signing request viewed as signed in one [`SignTxForm`]: its [`InitiatorMessage`] bytes
+/// (and so its authorizer payload) are those of `form`. `R` is the request or a reference to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedAs<R> {
+    /// The request.
+    pub request: R,
+    /// The form its signatures cover.
+    pub form: SignTxForm,
+}
+
+impl<R: Borrow<SignTxMessage>> InitiatorMessage for SignedAs<R> {
+    fn signed_bytes(&self) -> Vec<u8> {
+        self.request.borrow().signed_bytes_in(self.form)
+    }
+
+    fn initiator_id(&self) -> &str {
+        self.request.borrow().initiator_id()
+    }
+
+    fn initiator_signature(&self) -> &[u8] {
+        self.request.borrow().initiator_signature()
+    }
+
+    fn authorizer_signatures(&self) -> &[AuthorizerSignature] {
+        self.request.borrow().authorizer_signatures()
+    }
+}
+
 /// Request to create a wallet (one secp256k1 and one Ed25519 key).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenerateKeyMessage {
@@ -81,6 +165,9 @@ pub struct GenerateKeyMessage {
     pub signature: Vec<u8>,
     /// Authorizer co-signatures (omitted from JSON when empty).
     pub authorizer_signatures: Vec<AuthorizerSignature>,
+    /// Upstream's optional engine choice (`omitempty`): one of [`SECP256K1_PROTOCOLS`] or
+    /// [`ED25519_PROTOCOLS`] (a wallet gets both keys); anything else does not decode.
+    pub protocol: Option<String>,
 }
 
 /// Request to sign a transaction with one of a wallet's keys.
@@ -97,16 +184,19 @@ pub struct SignTxMessage {
     /// What to sign: for secp256k1 the 32-byte digest, or the message when [`Self::hash`] is
     /// set; for Ed25519 the full message.
     pub tx: Vec<u8>,
-    /// Initiator signature over [`InitiatorMessage::signed_bytes`].
+    /// Initiator signature over the bytes of one of [`SignTxMessage::accepted_forms`].
     pub signature: Vec<u8>,
     /// Non-hardened child-key path; `None` is JSON `null` (no omitempty in the reference).
     pub derivation_path: Option<Vec<u32>>,
     /// Authorizer co-signatures (omitted from JSON when empty).
     pub authorizer_signatures: Vec<AuthorizerSignature>,
-    /// `Some(2)` selects the extended form; `None` (omitted from JSON) the reference form.
+    /// `Some(2)` selects the extended form; `None` (omitted from JSON) the upstream or reference form.
     pub request_version: Option<u32>,
     /// How nodes hash `tx` before ECDSA signing (extended form only; omitted when `None`).
     pub hash: Option<MessageHash>,
+    /// Upstream's optional engine choice (`omitempty`): one of [`SECP256K1_PROTOCOLS`] or
+    /// [`ED25519_PROTOCOLS`] matching `key_type`; anything else does not decode.
+    pub protocol: Option<String>,
 }
 
 /// Request to move a wallet key to a new committee and threshold.
@@ -178,18 +268,31 @@ impl GenerateKeyMessage {
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
         let map = parse_object(bytes)?;
         let f = Fields::new(&map, String::new());
+        let accepted: Vec<&str> = SECP256K1_PROTOCOLS
+            .iter()
+            .chain(ED25519_PROTOCOLS)
+            .copied()
+            .collect();
         Ok(Self {
             wallet_id: f.id("wallet_id")?,
             signature: signature_field(&f)?,
             authorizer_signatures: decode_authorizers(&f)?,
+            protocol: protocol_field(
+                &f,
+                &accepted,
+                "\"cggmp\", \"cggmp21\", \"cggmp24\", \"frost\"",
+            )?,
         })
     }
 
-    /// Encodes the request as Go `json.Marshal` does.
+    /// Encodes the request as Go `json.Marshal` does (`protocol` only when set).
     pub fn to_json(&self) -> Vec<u8> {
         let mut w = ObjectWriter::new();
-        w.string("wallet_id", &self.wallet_id)
-            .bytes("signature", nil_if_empty(&self.signature));
+        w.string("wallet_id", &self.wallet_id);
+        if let Some(protocol) = &self.protocol {
+            w.string("protocol", protocol);
+        }
+        w.bytes("signature", nil_if_empty(&self.signature));
         write_authorizers(&mut w, &self.authorizer_signatures);
         w.finish()
     }
@@ -218,8 +321,18 @@ impl SignTxMessage {
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
         let map = parse_object(bytes)?;
         let f = Fields::new(&map, String::new());
+        let key_type = f.key_type("key_type")?;
+        let protocol = match key_type {
+            KeyType::Secp256k1 => protocol_field(
+                &f,
+                SECP256K1_PROTOCOLS,
+                "\"cggmp\", \"cggmp21\", \"cggmp24\" for secp256k1",
+            )?,
+            KeyType::Ed25519 => protocol_field(&f, ED25519_PROTOCOLS, "\"frost\" for ed25519")?,
+        };
         Self {
-            key_type: f.key_type("key_type")?,
+            key_type,
+            protocol,
             wallet_id: f.id("wallet_id")?,
             network_internal_code: f.text("network_internal_code", MAX_TEXT_BYTES)?,
             tx_id: f.id("tx_id")?,
@@ -266,12 +379,16 @@ impl SignTxMessage {
         }
     }
 
-    /// Encodes the request as Go `json.Marshal` would, with `hash` and `request_version`
-    /// appended only when set (`omitempty`), so reference-form requests are unchanged.
+    /// Encodes the request as Go `json.Marshal` would, with `protocol` (after `key_type`),
+    /// `hash` and `request_version` written only when set (`omitempty`), so reference-form
+    /// requests are unchanged.
     pub fn to_json(&self) -> Vec<u8> {
         let mut w = ObjectWriter::new();
-        w.string("key_type", self.key_type.as_str())
-            .string("wallet_id", &self.wallet_id)
+        w.string("key_type", self.key_type.as_str());
+        if let Some(protocol) = &self.protocol {
+            w.string("protocol", protocol);
+        }
+        w.string("wallet_id", &self.wallet_id)
             .string("network_internal_code", &self.network_internal_code)
             .string("tx_id", &self.tx_id)
             .bytes("tx", Some(&self.tx))
@@ -288,26 +405,77 @@ impl SignTxMessage {
     }
 }
 
-impl InitiatorMessage for SignTxMessage {
-    /// Reference form: `{key_type, wallet_id, network_internal_code, tx_id, tx}`. Extended form
-    /// (`request_version` set): the same followed by `derivation_path`, `hash` (`null` when
-    /// absent) and `request_version`.
-    fn signed_bytes(&self) -> Vec<u8> {
+impl SignTxMessage {
+    /// Whether the request names a non-empty derivation path (what Go's `omitempty` keeps).
+    pub fn has_path(&self) -> bool {
+        self.derivation_path
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+    }
+
+    /// The form a client signs this request in by default: [`SignTxForm::Extended`] with
+    /// `request_version`, else [`SignTxForm::PathBound`] (upstream master).
+    pub fn default_form(&self) -> SignTxForm {
+        match self.request_version {
+            Some(_) => SignTxForm::Extended,
+            None => SignTxForm::PathBound,
+        }
+    }
+
+    /// The forms a node accepts this request's signature in, in the order it tries them:
+    /// `request_version: 2` only in the extended form; a request with a path in the
+    /// upstream-master form, then the v0.3.5 form (subject to the node's policy); one without a
+    /// path in the form both share.
+    pub fn accepted_forms(&self) -> &'static [SignTxForm] {
+        match (self.request_version, self.has_path()) {
+            (Some(_), _) => &[SignTxForm::Extended],
+            (None, true) => &[SignTxForm::PathBound, SignTxForm::Reference],
+            (None, false) => &[SignTxForm::PathBound],
+        }
+    }
+
+    /// The bytes the initiator signs in `form` (see [`SignTxForm`]). `Extended` writes
+    /// `request_version` as sent, or 2 for a request built without it.
+    pub fn signed_bytes_in(&self, form: SignTxForm) -> Vec<u8> {
         let mut w = ObjectWriter::new();
         w.string("key_type", self.key_type.as_str())
             .string("wallet_id", &self.wallet_id)
             .string("network_internal_code", &self.network_internal_code)
             .string("tx_id", &self.tx_id)
             .bytes("tx", Some(&self.tx));
-        if let Some(version) = self.request_version {
-            w.integers("derivation_path", self.derivation_path.as_deref());
-            match self.hash {
-                Some(hash) => w.string("hash", hash.as_str()),
-                None => w.raw("hash", b"null"),
-            };
-            w.integer("request_version", i64::from(version));
+        match form {
+            SignTxForm::Reference => {}
+            SignTxForm::PathBound => {
+                if self.has_path() {
+                    w.integers("derivation_path", self.derivation_path.as_deref());
+                }
+            }
+            SignTxForm::Extended => {
+                w.integers("derivation_path", self.derivation_path.as_deref());
+                match self.hash {
+                    Some(hash) => w.string("hash", hash.as_str()),
+                    None => w.raw("hash", b"null"),
+                };
+                let version = self.request_version.unwrap_or(EXTENDED_REQUEST_VERSION);
+                w.integer("request_version", i64::from(version));
+            }
         }
         w.finish()
+    }
+
+    /// This request viewed as signed in `form`.
+    pub fn signed_as(&self, form: SignTxForm) -> SignedAs<&Self> {
+        SignedAs {
+            request: self,
+            form,
+        }
+    }
+}
+
+impl InitiatorMessage for SignTxMessage {
+    /// The bytes of [`SignTxMessage::default_form`].
+    fn signed_bytes(&self) -> Vec<u8> {
+        self.signed_bytes_in(self.default_form())
     }
 
     fn initiator_id(&self) -> &str {

@@ -117,15 +117,17 @@ fn scoped(prefix: &str, client: Option<&ClientId>, tail: &str) -> String {
     }
 }
 
-/// `Nats-Msg-Id` of a result: `<prefix>.[<clientID>:]<id>[:<sessionID>]`, where `id` is the
-/// wallet ID (keygen), transaction ID (signing) or resharing session ID, and `session_id` is the
-/// `SessionID` header of the delivery (absent or empty ⇒ omitted). Every node computes the same
-/// key, so JetStream keeps only the first result within its duplicate window.
+/// `Nats-Msg-Id` of a result: `<prefix>.[<clientID>:]<id>[:<handling>]`, where `id` is the
+/// wallet ID (keygen), transaction ID (signing) or resharing session ID (absent or empty
+/// `handling` ⇒ omitted). Nodes pass a token unique per handling of a request
+/// (`mpcium_node::request::consumer`), so JetStream absorbs a retried publish of one result,
+/// while a repeated request still gets its (cached) result published again. (The reference put
+/// the delivery's `SessionID` header there.)
 pub fn result_msg_id(
     kind: ResultKind,
     client: Option<&ClientId>,
     id: &str,
-    session_id: Option<&str>,
+    handling: Option<&str>,
 ) -> String {
     let mut key = String::new();
     if let Some(c) = client {
@@ -133,9 +135,9 @@ pub fn result_msg_id(
         key.push(':');
     }
     key.push_str(id);
-    if let Some(sid) = session_id.filter(|s| !s.is_empty()) {
+    if let Some(token) = handling.filter(|s| !s.is_empty()) {
         key.push(':');
-        key.push_str(sid);
+        key.push_str(token);
     }
     format!("{}.{key}", kind.prefix())
 }

@@ -7,7 +7,7 @@ use ed25519_dalek::Signer as _;
 use mpcium_protocol::{
     AuthorizationError, AuthorizerConfigError, AuthorizerSignature, Authorizers,
     GenerateKeyMessage, InitiatorAlgorithm, InitiatorMessage, KeyError, KeyType, PublicKey,
-    ResharingMessage, SignTxMessage, SignatureError,
+    ResharingMessage, SignTxForm, SignTxMessage, SignatureError,
 };
 
 /// The canonical bytes of a SignTx request (hand-derived, HTML-escaped like Go).
@@ -51,6 +51,7 @@ fn p256_der_sign(signer: &p256::ecdsa::SigningKey, msg: &[u8]) -> Vec<u8> {
 
 fn golden_sign_tx() -> SignTxMessage {
     SignTxMessage {
+        protocol: None,
         key_type: KeyType::Secp256k1,
         wallet_id: "wallet-1".to_owned(),
         network_internal_code: "eth<mainnet>&co".to_owned(),
@@ -162,6 +163,7 @@ fn p256_signatures_made_by_the_p256_crate_verify_on_every_request_type() {
     let key = must_key(InitiatorAlgorithm::P256, &key.to_text());
 
     let mut keygen = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "w1".to_owned(),
         signature: Vec::new(),
         authorizer_signatures: Vec::new(),
@@ -233,10 +235,21 @@ fn ed25519_signatures_made_by_dalek_verify_after_a_wire_round_trip() {
     msg.signature = signer.sign(&msg.signed_bytes()).to_bytes().to_vec();
     let received = SignTxMessage::from_json(&msg.to_json()).unwrap();
     assert_eq!(key.verify_request(&received), Ok(()));
-    // Documented reference weakness: the path is not covered by the signature.
+    // The upstream-master form covers the path; the v0.3.5 form (documented reference
+    // weakness) does not.
     let mut repathed = received.clone();
     repathed.derivation_path = Some(vec![1]);
-    assert_eq!(key.verify_request(&repathed), Ok(()));
+    assert_eq!(key.verify_request(&repathed), Err(SignatureError::Mismatch));
+    let mut legacy = msg.clone();
+    legacy.signature = signer
+        .sign(&msg.signed_bytes_in(SignTxForm::Reference))
+        .to_bytes()
+        .to_vec();
+    legacy.derivation_path = Some(vec![1]);
+    assert_eq!(
+        key.verify_request(&legacy.signed_as(SignTxForm::Reference)),
+        Ok(())
+    );
     let mut retargeted = received;
     retargeted.tx[0] ^= 0xff;
     assert_eq!(
@@ -341,6 +354,7 @@ fn must_fixture(required: &[&str]) -> Fixture {
 
 fn signed_keygen(initiator: &ed25519_dalek::SigningKey) -> GenerateKeyMessage {
     let mut msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "w1".to_owned(),
         signature: Vec::new(),
         authorizer_signatures: Vec::new(),

@@ -3,8 +3,8 @@
 
 use mpcium_protocol::decode::{MAX_MESSAGE_BYTES, MAX_TX_BYTES};
 use mpcium_protocol::{
-    DecodeError, ErrorCode, FieldProblem, GenerateKeyMessage, IdError, ResharingMessage,
-    SignTxMessage,
+    DecodeError, ErrorCode, FieldProblem, GenerateKeyMessage, IdError, InitiatorMessage,
+    ResharingMessage, SignTxMessage,
 };
 
 // Ed25519, so that `tx` may have any length; the secp256k1 digest rule has its own tests in
@@ -329,4 +329,60 @@ fn go_decoding_leniencies_are_kept() {
     assert!(msg.authorizer_signatures.is_empty());
     // Go's non-strict base64 accepts non-zero trailing bits.
     assert_eq!(sign_with(r#""tx":"b2t=""#).unwrap().tx, b"ok".to_vec());
+}
+
+#[test]
+fn protocol_names_the_engine_these_nodes_run_or_is_refused_naming_it() {
+    let sign = |key_type: &str, protocol: &str| {
+        SignTxMessage::from_json(
+            format!(
+                r#"{{"key_type":"{key_type}","protocol":"{protocol}","wallet_id":"w1","network_internal_code":"","tx_id":"t1","tx":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","signature":null,"derivation_path":null}}"#
+            )
+            .as_bytes(),
+        )
+    };
+    for (key_type, protocol) in [
+        ("secp256k1", "cggmp21"),
+        ("secp256k1", "cggmp24"),
+        ("secp256k1", "cggmp"),
+        ("ed25519", "frost"),
+    ] {
+        let msg = sign(key_type, protocol).unwrap();
+        assert_eq!(msg.protocol.as_deref(), Some(protocol));
+        assert_eq!(SignTxMessage::from_json(&msg.to_json()).unwrap(), msg);
+        assert!(String::from_utf8(msg.to_json())
+            .unwrap()
+            .starts_with(&format!(
+                r#"{{"key_type":"{key_type}","protocol":"{protocol}","#
+            )));
+    }
+    assert_eq!(sign("ed25519", "").unwrap().protocol, None);
+    for (key_type, protocol) in [
+        ("secp256k1", "dkls23"),
+        ("secp256k1", "gg18"),
+        ("secp256k1", "frost"),
+        ("ed25519", "cggmp21"),
+        ("ed25519", "FROST"),
+    ] {
+        let err = sign(key_type, protocol).unwrap_err();
+        assert_eq!(err.error_code(), ErrorCode::MsgValidation);
+        let text = err.to_string();
+        assert!(
+            text.contains("protocol") && text.contains(&format!("{protocol:?}")),
+            "{text}"
+        );
+    }
+
+    let keygen = |protocol: &str| {
+        GenerateKeyMessage::from_json(
+            format!(r#"{{"wallet_id":"w1","protocol":"{protocol}","signature":null}}"#).as_bytes(),
+        )
+    };
+    let ok = keygen("cggmp21").unwrap();
+    assert_eq!(ok.protocol.as_deref(), Some("cggmp21"));
+    assert_eq!(ok.signed_bytes(), b"w1");
+    assert_eq!(GenerateKeyMessage::from_json(&ok.to_json()).unwrap(), ok);
+    let err = keygen("dkls23").unwrap_err();
+    assert_eq!(err.error_code(), ErrorCode::MsgValidation);
+    assert!(err.to_string().contains("\"dkls23\""), "{err}");
 }

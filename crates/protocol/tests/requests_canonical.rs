@@ -3,7 +3,7 @@
 
 use mpcium_protocol::{
     AuthorizerSignature, GenerateKeyMessage, InitiatorMessage, KeyType, ResharingMessage,
-    SignTxMessage,
+    SignTxForm, SignTxMessage,
 };
 
 fn must_utf8(bytes: Vec<u8>) -> String {
@@ -12,6 +12,7 @@ fn must_utf8(bytes: Vec<u8>) -> String {
 
 fn sign_tx(nic: &str) -> SignTxMessage {
     SignTxMessage {
+        protocol: None,
         key_type: KeyType::Ed25519,
         wallet_id: "w1".to_owned(),
         network_internal_code: nic.to_owned(),
@@ -40,6 +41,7 @@ fn reshare(node_ids: Option<Vec<String>>) -> ResharingMessage {
 #[test]
 fn generate_key_signs_the_bare_wallet_id_bytes() {
     let msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "ví-dụ-🔑".to_owned(),
         signature: Vec::new(),
         authorizer_signatures: Vec::new(),
@@ -90,16 +92,64 @@ fn sign_tx_signed_bytes_keep_non_ascii_text_raw() {
 }
 
 #[test]
-fn sign_tx_signed_bytes_ignore_derivation_path_and_authorizers() {
+fn sign_tx_reference_form_ignores_derivation_path_and_authorizers() {
     let plain = sign_tx("eth");
-    let mut extended = sign_tx("eth");
-    extended.derivation_path = Some(vec![44, 60]);
-    extended.signature = vec![9; 64];
-    extended.authorizer_signatures = vec![AuthorizerSignature {
+    let mut pathed = sign_tx("eth");
+    pathed.derivation_path = Some(vec![44, 60]);
+    pathed.signature = vec![9; 64];
+    pathed.authorizer_signatures = vec![AuthorizerSignature {
         authorizer_id: "a1".to_owned(),
         signature: vec![1],
     }];
-    assert_eq!(plain.signed_bytes(), extended.signed_bytes());
+    assert_eq!(
+        plain.signed_bytes_in(SignTxForm::Reference),
+        pathed.signed_bytes_in(SignTxForm::Reference)
+    );
+}
+
+// Upstream master `SignTxMessage.Raw()` (fystack/mpcium#163): the five reference fields, then
+// `DerivationPath []uint32 \`json:"derivation_path,omitempty"\``. Go drops a nil or empty slice
+// under `omitempty`, so only a non-empty path is written.
+#[test]
+fn sign_tx_upstream_form_appends_a_non_empty_path_as_a_sixth_field() {
+    let mut msg = sign_tx("eth");
+    msg.derivation_path = Some(vec![44, 60, 0, 4_294_967_295]);
+    assert_eq!(
+        must_utf8(msg.signed_bytes_in(SignTxForm::PathBound)),
+        r#"{"key_type":"ed25519","wallet_id":"w1","network_internal_code":"eth","tx_id":"t1","tx":"b2s=","derivation_path":[44,60,0,4294967295]}"#
+    );
+    assert_eq!(
+        msg.signed_bytes(),
+        msg.signed_bytes_in(SignTxForm::PathBound)
+    );
+    assert_eq!(
+        msg.accepted_forms(),
+        [SignTxForm::PathBound, SignTxForm::Reference]
+    );
+}
+
+#[test]
+fn sign_tx_upstream_form_without_a_path_is_the_reference_form() {
+    let five = r#"{"key_type":"ed25519","wallet_id":"w1","network_internal_code":"eth","tx_id":"t1","tx":"b2s="}"#;
+    for path in [None, Some(Vec::new())] {
+        let mut msg = sign_tx("eth");
+        msg.derivation_path = path;
+        assert_eq!(must_utf8(msg.signed_bytes_in(SignTxForm::PathBound)), five);
+        assert_eq!(must_utf8(msg.signed_bytes_in(SignTxForm::Reference)), five);
+        assert_eq!(msg.accepted_forms(), [SignTxForm::PathBound]);
+    }
+}
+
+#[test]
+fn sign_tx_extended_requests_are_accepted_in_the_extended_form_only() {
+    let mut msg = sign_tx("eth");
+    msg.derivation_path = Some(vec![1]);
+    msg.request_version = Some(2);
+    assert_eq!(msg.accepted_forms(), [SignTxForm::Extended]);
+    assert_eq!(
+        msg.signed_bytes(),
+        msg.signed_bytes_in(SignTxForm::Extended)
+    );
 }
 
 #[test]
@@ -161,6 +211,7 @@ fn decoded_sign_tx_rebuilds_go_order_whatever_the_input_order_and_spacing() {
 #[test]
 fn generate_key_json_matches_go_marshal() {
     let mut msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "w1".to_owned(),
         signature: vec![1, 2, 3],
         authorizer_signatures: Vec::new(),
@@ -222,6 +273,7 @@ fn every_request_survives_a_json_round_trip() {
     );
 
     let keygen = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "0d8a3f1c-5a4e-4f0e-9e47-7f1c2a9b6d11".to_owned(),
         signature: vec![5; 64],
         authorizer_signatures: Vec::new(),
@@ -245,6 +297,7 @@ fn request_json_is_valid_json_that_serde_reads_back_to_the_same_strings() {
 #[test]
 fn authorizer_payload_matches_go_marshal() {
     let msg = GenerateKeyMessage {
+        protocol: None,
         wallet_id: "wallet-1".to_owned(),
         signature: vec![1, 2, 3],
         authorizer_signatures: Vec::new(),
@@ -254,6 +307,7 @@ fn authorizer_payload_matches_go_marshal() {
         r#"{"initiator_id":"wallet-1","initiator_raw":"d2FsbGV0LTE=","initiator_sig":"AQID"}"#
     );
     let unsigned = GenerateKeyMessage {
+        protocol: None,
         signature: Vec::new(),
         ..msg
     };

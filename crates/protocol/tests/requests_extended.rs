@@ -5,7 +5,7 @@ use ed25519_dalek::Signer as _;
 use mpcium_protocol::requests::EXTENDED_REQUEST_VERSION;
 use mpcium_protocol::{
     DecodeError, ErrorCode, FieldProblem, InitiatorMessage, KeyType, MessageHash, PublicKey,
-    SignTxMessage, SignatureError,
+    SignTxForm, SignTxMessage, SignatureError,
 };
 
 /// base64 of the bytes 0..32, a stand-in secp256k1 digest.
@@ -17,6 +17,7 @@ fn must_utf8(bytes: Vec<u8>) -> String {
 
 fn extended(key_type: KeyType, tx: &[u8], hash: Option<MessageHash>) -> SignTxMessage {
     SignTxMessage {
+        protocol: None,
         key_type,
         wallet_id: "w1".to_owned(),
         network_internal_code: "eth".to_owned(),
@@ -76,8 +77,12 @@ fn reference_form_bytes_are_unchanged_when_no_version_is_set() {
     msg.request_version = None;
     msg.derivation_path = Some(vec![1, 2]);
     assert_eq!(
-        must_utf8(msg.signed_bytes()),
+        must_utf8(msg.signed_bytes_in(SignTxForm::Reference)),
         r#"{"key_type":"ed25519","wallet_id":"w1","network_internal_code":"eth","tx_id":"t1","tx":"b2s="}"#
+    );
+    assert_eq!(
+        must_utf8(msg.signed_bytes()),
+        r#"{"key_type":"ed25519","wallet_id":"w1","network_internal_code":"eth","tx_id":"t1","tx":"b2s=","derivation_path":[1,2]}"#
     );
     assert!(!must_utf8(msg.to_json()).contains("request_version"));
     assert!(!must_utf8(msg.to_json()).contains("hash"));

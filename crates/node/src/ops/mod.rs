@@ -39,7 +39,9 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
     }
     let span =
         tracing::info_span!("session", op = ?start.operation, nonce = %start.nonce, %coordinator);
+    let in_flight = crate::metrics::session_started(start.operation);
     let result = tracing::Instrument::instrument(participate(ctx.clone(), &start), span).await;
+    drop(in_flight);
     if let Err(error) = &result {
         tracing::warn!(nonce = %start.nonce, code = %error.code(), reason = %error, "session part failed");
     }

@@ -59,8 +59,8 @@ pub struct Config {
     pub max_concurrent_keygen: i64,
     /// Signing sessions run at once (default 20).
     pub max_concurrent_signing: i64,
-    /// Refuse signing requests in the reference form, whose initiator signature does not cover
-    /// `derivation_path` (default false; see docs/protocol.md, extended request form).
+    /// Refuse signing requests with a `derivation_path` their initiator signature does not cover
+    /// (the v0.3.5 five-field form with a path; default false; see docs/protocol.md).
     pub require_extended_requests: bool,
     /// Seconds a share superseded by a reshare is kept (for a node that left the committee: until
     /// it holds nothing usable) before it is wiped; ≤0 wipes at once (default 3600).
