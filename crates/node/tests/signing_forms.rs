@@ -72,7 +72,12 @@ async fn must_context(
             Liveness::disabled(),
         ),
         store: Arc::new(store),
+        ready: mpcium_state::registry::ReadyView::start(
+            &AnyRegistry::Nats(registry.clone()),
+            std::time::Duration::from_secs(15),
+        ),
         registry: Arc::new(AnyRegistry::Nats(registry)),
+        result_cache_ttl: std::time::Duration::from_secs(3600),
         initiator: public(&INITIATOR),
         authorizers: Some(authorizers),
         threshold: Threshold::new(2, 3).unwrap(),
