@@ -282,9 +282,12 @@ pub fn set_nats_connects(connects: u64) {
     ::metrics::counter!(NATS_RECONNECTS_TOTAL).absolute(connects.saturating_sub(1));
 }
 
-/// Records whether request consumer `consumer` (a fixed durable name) is up.
+/// Records whether request consumer `consumer` (a fixed durable name) is up; its restart
+/// counter is exported from then on too (at 0 until a restart), so dashboards and alerts see
+/// the series before the first failure.
 pub fn set_consumer_up(consumer: &'static str, up: bool) {
     ::metrics::gauge!(CONSUMERS_UP, "consumer" => consumer).set(if up { 1.0 } else { 0.0 });
+    ::metrics::counter!(CONSUMER_RESTARTS_TOTAL, "consumer" => consumer).increment(0);
 }
 
 /// Counts a request consumer that stopped and is being re-created.
