@@ -8,24 +8,8 @@ use std::path::Path;
 use mpcium_client::hd::compress_secp256k1;
 use mpcium_client::SignRequest;
 use mpcium_e2e::{must_http_get, must_recover_ecdsa, must_verify_eddsa, Cluster, ClusterOptions};
+use mpcium_testkit::metric_names;
 use sha2::{Digest, Sha256};
-
-/// Every `mpcium_…` identifier in `text`.
-fn metric_names(text: &str) -> Vec<String> {
-    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("mpcium_") {
-        let preceded_by_name = rest[..at].chars().next_back().is_some_and(is_name_char);
-        let tail = &rest[at..];
-        let end = tail.find(|c: char| !is_name_char(c)).unwrap_or(tail.len());
-        if !preceded_by_name {
-            names.push(tail[..end].to_owned());
-        }
-        rest = &tail[end..];
-    }
-    names
-}
 
 /// The metric names `deploy/monitoring/*` references (alert rules and dashboard).
 fn monitored_names() -> Vec<String> {

@@ -341,24 +341,23 @@ async fn observe(probes: &dyn ProbeHealth) -> HealthReport {
     report
 }
 
-async fn health(AxumState(state): AxumState<AppState>) -> Response {
-    let report = observe(state.probes.as_ref()).await;
-    let code = if report.ready() {
+/// 200 when the node is ready, else 503.
+fn status_of(report: &HealthReport) -> StatusCode {
+    if report.ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
-    };
-    (code, Json(report.body())).into_response()
+    }
+}
+
+async fn health(AxumState(state): AxumState<AppState>) -> Response {
+    let report = observe(state.probes.as_ref()).await;
+    (status_of(&report), Json(report.body())).into_response()
 }
 
 async fn readyz(AxumState(state): AxumState<AppState>) -> Response {
     let report = observe(state.probes.as_ref()).await;
-    let code = if report.ready() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (code, Json(report.detailed_body())).into_response()
+    (status_of(&report), Json(report.detailed_body())).into_response()
 }
 
 async fn live() -> Response {

@@ -278,10 +278,7 @@ async fn start_transport(
 
 /// Sessions' watch on peers' readiness, over the node's standing view (never a registry read).
 fn readiness_watch(view: ReadyView) -> Liveness {
-    let probe: ReadyProbe = Arc::new(move || {
-        let ready = view.ready_nodes().ok();
-        Box::pin(async move { ready })
-    });
+    let probe: ReadyProbe = Arc::new(move || view.ready_nodes().ok());
     Liveness::new(probe, Liveness::DEFAULT_EVERY)
 }
 

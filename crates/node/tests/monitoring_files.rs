@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use mpcium_node::metrics;
+use mpcium_testkit::metric_names;
 use serde_json::Value;
 
 fn monitoring_dir() -> PathBuf {
@@ -31,23 +32,6 @@ fn exprs(value: &Value, out: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|item| exprs(item, out)),
         _ => {}
     }
-}
-
-/// Every `mpcium_…` identifier in a PromQL expression.
-fn metric_names(expr: &str) -> Vec<String> {
-    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut names = Vec::new();
-    let mut rest = expr;
-    while let Some(at) = rest.find("mpcium_") {
-        let preceded_by_name = rest[..at].chars().next_back().is_some_and(is_name_char);
-        let tail = &rest[at..];
-        let end = tail.find(|c: char| !is_name_char(c)).unwrap_or(tail.len());
-        if !preceded_by_name {
-            names.push(tail[..end].to_owned());
-        }
-        rest = &tail[end..];
-    }
-    names
 }
 
 /// Whether `name` is a defined metric or one of the series a defined histogram expands to.

@@ -7,13 +7,12 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The set of nodes whose readiness is current, or `None` when it cannot be read right now.
-pub type ReadyProbe =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<BTreeSet<String>>> + Send>> + Send + Sync>;
+/// The set of nodes whose readiness is current, or `None` when it cannot be read right now. Read
+/// from memory (the node's readiness view): it must not block.
+pub type ReadyProbe = Arc<dyn Fn() -> Option<BTreeSet<String>> + Send + Sync>;
 
 /// Watches peers' readiness for sessions. Cheap to clone.
 #[derive(Clone)]
@@ -66,7 +65,7 @@ impl Liveness {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let Some(ready) = probe().await else {
+                let Some(ready) = probe() else {
                     continue;
                 };
                 let gone: Vec<String> = peers
@@ -97,7 +96,7 @@ mod tests {
                     sets[0].clone()
                 }
             };
-            Box::pin(async move { next })
+            next
         })
     }
 

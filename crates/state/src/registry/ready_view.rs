@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_nats::jetstream::kv::Operation;
 use futures::StreamExt;
@@ -22,6 +22,11 @@ use super::{nats_key, AnyRegistry, ConsulRegistry, NatsKvRegistry, RegistryError
 
 /// How often the Consul view re-reads `mpc_ready/`.
 pub const CONSUL_REFRESH: Duration = Duration::from_secs(1);
+/// A Consul read younger than this is fresh enough: [`ReadyView::refresh`] does not read again,
+/// so a node that stays down costs at most one extra read per this period, not one per request.
+const FRESH_ENOUGH: Duration = Duration::from_millis(100);
+/// Longest wait of [`ReadyView::refresh`] for its read.
+const REFRESH_WAIT: Duration = Duration::from_secs(1);
 /// At most this many readiness entries are held; more are ignored (and logged).
 const MAX_ENTRIES: usize = 4096;
 /// Backoff bounds when the watch (or the Consul read) fails.
@@ -45,6 +50,8 @@ struct Shared {
     clock: fn() -> SystemTime,
     /// Asks the Consul refresh task to read now.
     kick: tokio::sync::Notify,
+    /// When the last Consul read completed (`None` before the first).
+    last_read: tokio::sync::watch::Sender<Option<Instant>>,
 }
 
 #[derive(Debug, Default)]
@@ -55,8 +62,6 @@ struct State {
     loaded: bool,
     /// The watch (or refresh) is currently working.
     live: bool,
-    /// Completed Consul reads.
-    reads: u64,
 }
 
 #[derive(Debug)]
@@ -86,6 +91,16 @@ impl ReadyView {
     /// Starts the view of `registry`'s readiness keys; `ttl` is the readiness TTL the nodes
     /// heartbeat with (used by the NATS backend to expire entries locally). Needs a Tokio runtime.
     pub fn start(registry: &AnyRegistry, ttl: Duration) -> ReadyView {
+        Self::start_reading_consul_every(registry, ttl, CONSUL_REFRESH)
+    }
+
+    /// [`ReadyView::start`] with the Consul view re-read every `period` (tests lengthen it to
+    /// show that [`ReadyView::refresh`] reads on demand).
+    pub fn start_reading_consul_every(
+        registry: &AnyRegistry,
+        ttl: Duration,
+        period: Duration,
+    ) -> ReadyView {
         let clock = match registry {
             AnyRegistry::Consul(r) => r.clock(),
             AnyRegistry::Nats(_) => SystemTime::now,
@@ -94,10 +109,11 @@ impl ReadyView {
             state: Mutex::new(State::default()),
             clock,
             kick: tokio::sync::Notify::new(),
+            last_read: tokio::sync::watch::channel(None).0,
         });
         let task = match registry.clone() {
             AnyRegistry::Nats(r) => tokio::spawn(watch_nats(r, ttl, shared.clone())),
-            AnyRegistry::Consul(r) => tokio::spawn(refresh_consul(r, shared.clone())),
+            AnyRegistry::Consul(r) => tokio::spawn(refresh_consul(r, period, shared.clone())),
         };
         ReadyView {
             shared,
@@ -124,19 +140,23 @@ impl ReadyView {
     }
 
     /// Brings the view up to date before a refusal: the NATS watch is pushed every change, so
-    /// nothing to do; the Consul view is read again now (one HTTP read, at most [`CONSUL_REFRESH`]
-    /// of waiting) instead of at its next period.
+    /// nothing to do; the Consul view is read again now (one HTTP read, waited for at most one
+    /// second) instead of at its next period, unless its last read is under 100 ms old.
     pub async fn refresh(&self) {
         if !self.consul {
             return;
         }
-        let before = self.shared.with(|state| state.reads);
-        self.shared.kick.notify_one();
-        let until = tokio::time::Instant::now() + CONSUL_REFRESH;
-        while self.shared.with(|state| state.reads) == before && tokio::time::Instant::now() < until
+        let mut last_read = self.shared.last_read.subscribe();
+        let asked = Instant::now();
+        if last_read
+            .borrow_and_update()
+            .is_some_and(|at| asked.duration_since(at) < FRESH_ENOUGH)
         {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            return;
         }
+        self.shared.kick.notify_one();
+        let read_since_asked = last_read.wait_for(|at| at.is_some_and(|at| at >= asked));
+        let _ = tokio::time::timeout(REFRESH_WAIT, read_since_asked).await;
     }
 
     /// Whether the background watch is currently connected and current.
@@ -213,7 +233,7 @@ async fn watch_nats(registry: NatsKvRegistry, ttl: Duration, shared: Arc<Shared>
     }
 }
 
-async fn refresh_consul(registry: ConsulRegistry, shared: Arc<Shared>) {
+async fn refresh_consul(registry: ConsulRegistry, period: Duration, shared: Arc<Shared>) {
     let mut backoff = BACKOFF_MIN;
     loop {
         match registry.ready_expiries().await {
@@ -225,11 +245,11 @@ async fn refresh_consul(registry: ConsulRegistry, shared: Arc<Shared>) {
                     }
                     state.loaded = true;
                     state.live = true;
-                    state.reads += 1;
                 });
+                shared.last_read.send_replace(Some(Instant::now()));
                 backoff = BACKOFF_MIN;
                 tokio::select! {
-                    _ = tokio::time::sleep(CONSUL_REFRESH) => {}
+                    _ = tokio::time::sleep(period) => {}
                     _ = shared.kick.notified() => {}
                 }
             }
