@@ -251,7 +251,15 @@ async fn start_transport(
     let ctx = Arc::new(NodeContext {
         me: me.id.clone(),
         node_ids,
-        sessions: Sessions::new(bus, Router::new(RouterLimits::default())),
+        sessions: Sessions::new(
+            bus,
+            Router::new(RouterLimits {
+                active_sessions: settings.max_concurrent_sessions,
+                pending_bytes_total: settings.max_early_message_bytes,
+                finished_sessions: settings.max_remembered_sessions,
+                ..RouterLimits::default()
+            }),
+        ),
         store,
         registry,
         initiator: settings.initiator_key.clone(),
