@@ -160,6 +160,10 @@ pub enum Io {
     SessionClosed,
     /// A session id is in use or was used recently.
     SessionReused,
+    /// The node runs as many sessions as its `max_concurrent_sessions` allows.
+    SessionLimit,
+    /// A memory bound (remembered session ids) is reached.
+    MemoryLimit,
 }
 
 impl NodeError {
@@ -242,6 +246,8 @@ impl NodeError {
                 Io::Encode => ErrorCode::MarshalFailure,
                 Io::SessionClosed => ErrorCode::SessionCleanup,
                 Io::SessionReused => ErrorCode::SessionDuplicate,
+                Io::SessionLimit => ErrorCode::ConcurrencyLimit,
+                Io::MemoryLimit => ErrorCode::ResourceExhausted,
             },
             Self::Timeout { .. } => ErrorCode::SessionTimeout,
             Self::Reported { code, .. } => code.clone(),

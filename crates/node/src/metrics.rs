@@ -49,6 +49,8 @@ pub const NATS_RECONNECTS_TOTAL: &str = "mpcium_nats_reconnects_total";
 pub const CONSUMERS_UP: &str = "mpcium_request_consumers_up";
 /// Counter: times a request consumer, by `consumer`, stopped and was re-created.
 pub const CONSUMER_RESTARTS_TOTAL: &str = "mpcium_request_consumer_restarts_total";
+/// Counter: work refused because a global bound was reached, by `limit`.
+pub const LIMIT_REJECTIONS_TOTAL: &str = "mpcium_limit_rejections_total";
 
 /// Every metric name the node exports.
 pub const ALL: &[&str] = &[
@@ -64,6 +66,7 @@ pub const ALL: &[&str] = &[
     NATS_RECONNECTS_TOTAL,
     CONSUMERS_UP,
     CONSUMER_RESTARTS_TOTAL,
+    LIMIT_REJECTIONS_TOTAL,
 ];
 
 /// Upper bounds (seconds) of the request latency buckets.
@@ -161,6 +164,10 @@ fn describe() {
     ::metrics::describe_counter!(
         CONSUMER_RESTARTS_TOTAL,
         "request consumers stopped and re-created"
+    );
+    ::metrics::describe_counter!(
+        LIMIT_REJECTIONS_TOTAL,
+        "work refused because a global bound was reached"
     );
 }
 
@@ -280,6 +287,27 @@ pub fn refresh_backup_age(now: SystemTime) {
 /// connect is not a reconnect).
 pub fn set_nats_connects(connects: u64) {
     ::metrics::counter!(NATS_RECONNECTS_TOTAL).absolute(connects.saturating_sub(1));
+}
+
+/// A global bound of the node (the `limit` label of [`LIMIT_REJECTIONS_TOTAL`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// `max_concurrent_sessions`: a session was refused.
+    Sessions,
+    /// `max_early_message_bytes`: an early message was dropped.
+    EarlyBytes,
+    /// `max_remembered_sessions`: a session was refused.
+    RememberedSessions,
+}
+
+/// Counts one refusal at `limit`.
+pub fn limit_hit(limit: Limit) {
+    let label = match limit {
+        Limit::Sessions => "sessions",
+        Limit::EarlyBytes => "early_message_bytes",
+        Limit::RememberedSessions => "remembered_sessions",
+    };
+    ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => label).increment(1);
 }
 
 /// Records whether request consumer `consumer` (a fixed durable name) is up; its restart

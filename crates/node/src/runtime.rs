@@ -258,7 +258,12 @@ async fn start_transport(
         node_ids,
         sessions: Sessions::new(
             bus,
-            Router::new(RouterLimits::default()),
+            Router::new(RouterLimits {
+                active_sessions: settings.max_concurrent_sessions,
+                pending_bytes_total: settings.max_early_message_bytes,
+                finished_sessions: settings.max_remembered_sessions,
+                ..RouterLimits::default()
+            }),
             readiness_watch(ready.clone()),
         ),
         store,

@@ -16,7 +16,7 @@ use mpcium_tss::{delivery, Participants, ProtocolKind, SessionId, TssError};
 
 use super::router::SessionInbox;
 use super::{wire, Sessions};
-use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
+use crate::error::{BadRequest, NodeError, ProtocolFault};
 use crate::transport::bus::Bus;
 use crate::transport::channel;
 use crate::transport::envelope::Channel;
@@ -91,7 +91,7 @@ impl SessionIo {
                 parts.nodes().to_vec(),
                 Instant::now(),
             )
-            .map_err(|e| NodeError::io(Io::SessionReused, e.to_string()))?;
+            .map_err(NodeError::from)?;
         Ok(Self {
             inbox,
             bus: sessions.bus().clone(),

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use super::control::{self, Outcome, Output, Start};
-use super::router::RegisterError;
 use super::Sessions;
 use crate::error::{Io, NodeError};
 use crate::transport::channel::{OUTCOME, START};
@@ -24,7 +23,7 @@ pub async fn run(
     let mut inbox = sessions
         .router()
         .register(outcome_key, start.participants.clone(), Instant::now())
-        .map_err(|e| NodeError::io(Io::SessionReused, e.to_string()))?;
+        .map_err(NodeError::from)?;
     let payload =
         serde_json::to_vec(&start).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
     for participant in &start.participants {
@@ -116,7 +115,9 @@ pub fn accept_start(sessions: &Sessions, nonce: &str) -> bool {
             drop(marker);
             true
         }
-        Err(RegisterError::Reused) => false,
+        // Reused: a replay. Out of room to remember it: refuse rather than forget. (A marker
+        // is not a session, so the session limit does not apply.)
+        Err(_) => false,
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::error::{Io, NodeError};
 use crate::transport::envelope::{Channel, Opened};
 
 /// Identifies a session on this node: its channel (protocol) and session id.
@@ -29,6 +30,14 @@ pub struct RouterLimits {
     pub pending_bytes_per_session: usize,
     /// Not-yet-registered sessions buffered at once.
     pub pending_sessions: usize,
+    /// Bytes buffered for all not-yet-registered sessions together.
+    pub pending_bytes_total: usize,
+    /// Sessions with participants registered at once; beyond it registration fails with
+    /// [`RegisterError::TooManySessions`].
+    pub active_sessions: usize,
+    /// Finished session ids remembered at once; beyond it registration fails with
+    /// [`RegisterError::TooManyRemembered`] until older ones expire.
+    pub finished_sessions: usize,
     /// How long early messages wait for their session before they are dropped.
     pub pending_ttl: Duration,
     /// How long a finished session id is remembered (late messages dropped, reuse refused).
@@ -43,6 +52,9 @@ impl Default for RouterLimits {
             pending_messages_per_session: 512,
             pending_bytes_per_session: 64 * 1024 * 1024,
             pending_sessions: 1024,
+            pending_bytes_total: 256 * 1024 * 1024,
+            active_sessions: 1024,
+            finished_sessions: 262_144,
             pending_ttl: Duration::from_secs(120),
             finished_ttl: Duration::from_secs(600),
             inbox_capacity: 1024,
@@ -73,6 +85,23 @@ pub enum RegisterError {
     /// The id is in use or was used recently.
     #[error("session id is already in use or was used recently")]
     Reused,
+    /// The node runs as many sessions as it may.
+    #[error("this node runs its maximum of {0} concurrent sessions")]
+    TooManySessions(usize),
+    /// The node remembers as many finished session ids as it may.
+    #[error("this node remembers its maximum of {0} recent session ids")]
+    TooManyRemembered(usize),
+}
+
+impl From<RegisterError> for NodeError {
+    fn from(error: RegisterError) -> Self {
+        let kind = match error {
+            RegisterError::Reused => Io::SessionReused,
+            RegisterError::TooManySessions(_) => Io::SessionLimit,
+            RegisterError::TooManyRemembered(_) => Io::MemoryLimit,
+        };
+        NodeError::io(kind, error.to_string())
+    }
 }
 
 /// The receiving end of a registered session. Dropping it marks the session finished.
@@ -119,6 +148,10 @@ struct Pending {
 struct State {
     active: HashMap<SessionKey, Active>,
     pending: HashMap<SessionKey, Pending>,
+    /// Sum of `bytes` over `pending`.
+    pending_bytes: usize,
+    /// Entries of `active` with participants (protocol sessions, not markers).
+    sessions: usize,
     finished: HashMap<SessionKey, Instant>,
 }
 
@@ -145,7 +178,8 @@ impl Router {
     }
 
     /// Registers a session run by this node with its participants (node ids, may include this
-    /// node) and hands over any messages that arrived early.
+    /// node) and hands over any messages that arrived early. A registration without
+    /// participants is a marker (it receives nothing) and does not count as a session.
     pub fn register(
         &self,
         key: SessionKey,
@@ -157,13 +191,29 @@ impl Router {
         if state.active.contains_key(&key) || state.finished.contains_key(&key) {
             return Err(RegisterError::Reused);
         }
+        if state.finished.len() >= self.limits.finished_sessions {
+            crate::metrics::limit_hit(crate::metrics::Limit::RememberedSessions);
+            return Err(RegisterError::TooManyRemembered(
+                self.limits.finished_sessions,
+            ));
+        }
+        let participants: HashSet<String> = participants.into_iter().collect();
+        let counted = !participants.is_empty();
+        if counted && state.sessions >= self.limits.active_sessions {
+            crate::metrics::limit_hit(crate::metrics::Limit::Sessions);
+            return Err(RegisterError::TooManySessions(self.limits.active_sessions));
+        }
         let (tx, rx) = mpsc::channel(self.limits.inbox_capacity);
         let mut active = Active {
-            participants: participants.into_iter().collect(),
+            participants,
             seen: HashSet::new(),
             tx,
         };
+        if counted {
+            state.sessions += 1;
+        }
         if let Some(pending) = state.pending.remove(&key) {
+            state.pending_bytes -= pending.bytes;
             for message in pending.messages {
                 // Outcomes of early messages are as for live ones; drops are counted there.
                 let _ = offer(&mut active, message);
@@ -192,6 +242,10 @@ impl Router {
         {
             return Routed::Overloaded;
         }
+        if state.pending_bytes + message.payload.len() > self.limits.pending_bytes_total {
+            crate::metrics::limit_hit(crate::metrics::Limit::EarlyBytes);
+            return Routed::Overloaded;
+        }
         let pending = state.pending.entry(key).or_insert_with(|| Pending {
             since: now,
             bytes: 0,
@@ -205,13 +259,20 @@ impl Router {
         }
         pending.bytes += size;
         pending.messages.push(message);
+        state.pending_bytes += size;
         Routed::Buffered
     }
 
     fn finish(&self, key: SessionKey, now: Instant) {
         let mut state = self.lock();
-        state.active.remove(&key);
-        state.pending.remove(&key);
+        if let Some(active) = state.active.remove(&key) {
+            if !active.participants.is_empty() {
+                state.sessions -= 1;
+            }
+        }
+        if let Some(pending) = state.pending.remove(&key) {
+            state.pending_bytes -= pending.bytes;
+        }
         state.finished.insert(key, now);
     }
 }
@@ -232,9 +293,15 @@ fn offer(active: &mut Active, message: Opened) -> Routed {
 }
 
 fn prune(state: &mut State, limits: &RouterLimits, now: Instant) {
-    state
-        .pending
-        .retain(|_, p| now.saturating_duration_since(p.since) < limits.pending_ttl);
+    let mut dropped = 0;
+    state.pending.retain(|_, p| {
+        let keep = now.saturating_duration_since(p.since) < limits.pending_ttl;
+        if !keep {
+            dropped += p.bytes;
+        }
+        keep
+    });
+    state.pending_bytes -= dropped;
     state
         .finished
         .retain(|_, at| now.saturating_duration_since(*at) < limits.finished_ttl);
@@ -325,5 +392,66 @@ mod tests {
         assert_eq!(router.route(message(2, "a", 0), now), Routed::Overloaded);
         let later = now + Duration::from_secs(2);
         assert_eq!(router.route(message(2, "a", 0), later), Routed::Buffered);
+    }
+
+    #[test]
+    fn early_messages_are_bounded_in_bytes_across_sessions() {
+        let router = Router::new(RouterLimits {
+            pending_bytes_total: 2,
+            ..RouterLimits::default()
+        });
+        let now = Instant::now();
+        assert_eq!(router.route(message(1, "a", 0), now), Routed::Buffered);
+        assert_eq!(router.route(message(2, "a", 0), now), Routed::Buffered);
+        assert_eq!(router.route(message(3, "a", 0), now), Routed::Overloaded);
+        // Registering a session hands its bytes over and frees room for others.
+        let _inbox = router.register(key(1), participants(), now).unwrap();
+        assert_eq!(router.route(message(3, "a", 0), now), Routed::Buffered);
+        // Expired early messages free their bytes too.
+        let later = now + RouterLimits::default().pending_ttl;
+        assert_eq!(router.route(message(4, "a", 0), later), Routed::Buffered);
+        assert_eq!(router.route(message(5, "a", 0), later), Routed::Buffered);
+    }
+
+    #[test]
+    fn sessions_beyond_the_limit_are_refused_and_markers_do_not_count() {
+        let router = Router::new(RouterLimits {
+            active_sessions: 1,
+            ..RouterLimits::default()
+        });
+        let now = Instant::now();
+        let first = router.register(key(1), participants(), now).unwrap();
+        assert_eq!(
+            router.register(key(2), participants(), now).unwrap_err(),
+            RegisterError::TooManySessions(1)
+        );
+        let failure = NodeError::from(RegisterError::TooManySessions(1));
+        assert_eq!(failure.code(), mpcium_protocol::ErrorCode::ConcurrencyLimit);
+        drop(router.register(key(3), Vec::new(), now).unwrap());
+        drop(first);
+        let _second = router.register(key(2), participants(), now).unwrap();
+    }
+
+    #[test]
+    fn remembered_session_ids_are_bounded_and_never_forgotten_early() {
+        let router = Router::new(RouterLimits {
+            finished_sessions: 2,
+            ..RouterLimits::default()
+        });
+        let now = Instant::now();
+        drop(router.register(key(1), participants(), now).unwrap());
+        drop(router.register(key(2), participants(), now).unwrap());
+        let full = router.register(key(3), participants(), now).unwrap_err();
+        assert_eq!(full, RegisterError::TooManyRemembered(2));
+        assert_eq!(
+            NodeError::from(full).code(),
+            mpcium_protocol::ErrorCode::ResourceExhausted
+        );
+        assert_eq!(
+            router.register(key(1), participants(), now).unwrap_err(),
+            RegisterError::Reused
+        );
+        let later = now + RouterLimits::default().finished_ttl + Duration::from_secs(5);
+        let _third = router.register(key(3), participants(), later).unwrap();
     }
 }

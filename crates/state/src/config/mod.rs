@@ -59,6 +59,13 @@ pub struct Config {
     pub max_concurrent_keygen: i64,
     /// Signing sessions run at once (default 20).
     pub max_concurrent_signing: i64,
+    /// Protocol sessions (coordinated or joined) this node runs at once (default 1024).
+    pub max_concurrent_sessions: i64,
+    /// Bytes of peer messages buffered for sessions not started here yet, all together
+    /// (default 256 MiB).
+    pub max_early_message_bytes: i64,
+    /// Finished session ids remembered for replay protection (default 262144).
+    pub max_remembered_sessions: i64,
     /// Refuse signing requests with a `derivation_path` their initiator signature does not cover
     /// (the v0.3.5 five-field form with a path; default false; see docs/protocol.md).
     pub require_extended_requests: bool,
@@ -101,6 +108,9 @@ impl Default for Config {
             backup_retention: DEFAULT_BACKUP_RETENTION,
             max_concurrent_keygen: 2,
             max_concurrent_signing: 20,
+            max_concurrent_sessions: 1024,
+            max_early_message_bytes: 256 * 1024 * 1024,
+            max_remembered_sessions: 262_144,
             require_extended_requests: false,
             reshare_grace_seconds: 3600,
             keygen_timeout_seconds: Deadlines::DEFAULT.keygen.as_secs() as i64,

@@ -70,6 +70,12 @@ pub struct NodeSettings {
     pub max_concurrent_keygen: usize,
     /// Signing sessions run at once.
     pub max_concurrent_signing: usize,
+    /// Protocol sessions run at once.
+    pub max_concurrent_sessions: usize,
+    /// Bytes buffered for sessions not started yet, all together.
+    pub max_early_message_bytes: usize,
+    /// Finished session ids remembered.
+    pub max_remembered_sessions: usize,
     /// Refuse reference-form signing requests (whose signature does not cover the path).
     pub require_extended_requests: bool,
     /// How long each kind of session may take.
@@ -181,6 +187,21 @@ impl Config {
             self.max_concurrent_signing,
             &mut issues,
         );
+        let max_concurrent_sessions = check_positive(
+            "max_concurrent_sessions",
+            self.max_concurrent_sessions,
+            &mut issues,
+        );
+        let max_early_message_bytes = check_positive(
+            "max_early_message_bytes",
+            self.max_early_message_bytes,
+            &mut issues,
+        );
+        let max_remembered_sessions = check_positive(
+            "max_remembered_sessions",
+            self.max_remembered_sessions,
+            &mut issues,
+        );
         let seconds = |key: &str, value: i64, issues: &mut Issues| {
             check_positive(key, value, issues).map(|s| Duration::from_secs(s as u64))
         };
@@ -218,6 +239,9 @@ impl Config {
                 authorizers: authorizers?,
                 max_concurrent_keygen: max_concurrent_keygen?,
                 max_concurrent_signing: max_concurrent_signing?,
+                max_concurrent_sessions: max_concurrent_sessions?,
+                max_early_message_bytes: max_early_message_bytes?,
+                max_remembered_sessions: max_remembered_sessions?,
                 require_extended_requests: self.require_extended_requests,
                 deadlines: Deadlines {
                     keygen: keygen?,
