@@ -113,6 +113,39 @@ fn register_peers_reports_an_unreachable_registry_and_writes_nothing() {
 }
 
 #[test]
+fn register_peers_never_shows_registry_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    must_succeed(dir.path(), &["generate-peers", "-n", "3"], None);
+    for config in [
+        "registry: nats\nnats:\n  url: nats://user:secret-pw@127.0.0.1:9\n",
+        "registry: nats\nnats:\n  url: nats://secret-token@127.0.0.1:9\n",
+        "consul:\n  address: \"http://user:secret-pw@127.0.0.1:bad\"\n",
+    ] {
+        std::fs::write(dir.path().join("register-config.yaml"), config).unwrap();
+        let run = must_fail(
+            dir.path(),
+            &[
+                "register-peers",
+                "--peers",
+                "./peers.json",
+                "--config",
+                "./register-config.yaml",
+                "--environment",
+                "production",
+            ],
+            None,
+        );
+        assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+        assert!(!run.stdout.contains("secret"), "{}", run.stdout);
+        assert!(
+            run.stderr.contains("<redacted>@127.0.0.1"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn register_peers_takes_the_environment_from_the_environment_variable() {
     let dir = tempfile::tempdir().unwrap();
     must_succeed(dir.path(), &["generate-peers", "-n", "2"], None);

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::HeaderMap;
+use mpcium_protocol::nats_url::{
+    redact_credentials, redact_url, split_credentials, UrlCredentials,
+};
 use mpcium_protocol::subjects::{self, ResultKind, CLIENT_ID_HEADER, MSG_ID_HEADER};
 use mpcium_protocol::{
     ClientId, ErrorCode, GenerateKeyMessage, KeygenResultEvent, ResharingResultEvent, ResultType,
@@ -28,13 +31,23 @@ pub const DEFAULT_RESULT_TIMEOUT: Duration = Duration::from_secs(90);
 /// Waiters are keyed by result kind, so a waiter only ever receives its own kind.
 const WRONG_KIND: &str = "a waiter received a result of another kind";
 
-/// How to reach NATS.
-#[derive(Clone, Debug)]
+/// How to reach NATS. `Debug` redacts credentials in a URL.
+#[derive(Clone)]
 pub enum Nats {
-    /// Connect to this URL with default options.
+    /// Connect to this URL (or comma-separated list) with default options; `user:password@` or
+    /// `token@` in it authenticate.
     Url(String),
     /// Use an existing connection (TLS, credentials and reconnect policy are the caller's).
     Client(async_nats::Client),
+}
+
+impl std::fmt::Debug for Nats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Nats::Url(url) => f.debug_tuple("Url").field(&redact_url(url)).finish(),
+            Nats::Client(client) => f.debug_tuple("Client").field(client).finish(),
+        }
+    }
 }
 
 /// Everything [`Client::connect`] needs.
@@ -120,6 +133,27 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Connects to `url`, handing its credentials to async-nats as options (never inside the URL,
+/// which it logs); errors carry the URL and reason redacted.
+async fn connect_url(url: &str) -> Result<async_nats::Client, ConnectError> {
+    let failed = |reason: String| ConnectError::Nats {
+        url: redact_url(url),
+        reason: redact_credentials(&reason, url),
+    };
+    let split = split_credentials(url).map_err(|e| failed(e.to_string()))?;
+    let options = match split.credentials {
+        None => async_nats::ConnectOptions::new(),
+        Some(UrlCredentials::UserPassword { user, password }) => {
+            async_nats::ConnectOptions::with_user_and_password(user, password)
+        }
+        Some(UrlCredentials::Token(token)) => async_nats::ConnectOptions::with_token(token),
+    };
+    options
+        .connect(split.servers.split(',').map(str::trim).collect::<Vec<_>>())
+        .await
+        .map_err(|e| failed(e.to_string()))
+}
+
 /// Where a request goes.
 enum Route {
     /// JetStream, de-duplicated by `Nats-Msg-Id`.
@@ -133,14 +167,7 @@ impl Client {
     pub async fn connect(options: ClientOptions) -> Result<Client, ConnectError> {
         let nats = match &options.nats {
             Nats::Client(client) => client.clone(),
-            Nats::Url(url) => {
-                async_nats::connect(url.as_str())
-                    .await
-                    .map_err(|e| ConnectError::Nats {
-                        url: url.clone(),
-                        reason: e.to_string(),
-                    })?
-            }
+            Nats::Url(url) => connect_url(url).await?,
         };
         let js = jetstream::new(nats.clone());
         consumer::ensure_streams(&js).await?;

@@ -34,9 +34,9 @@ pub enum ConnectError {
     /// The NATS server could not be reached.
     #[error("cannot connect to nats at {url}: {reason}")]
     Nats {
-        /// The URL tried.
+        /// The URL tried, credentials redacted.
         url: String,
-        /// What async-nats reported.
+        /// What async-nats reported, credentials redacted.
         reason: String,
     },
     /// A stream could not be found or created (JetStream disabled, or a conflicting config).

@@ -14,6 +14,7 @@
 //! * [`error_code`]: [`ErrorCode`], every `ERROR_*` string, tolerant of unknown codes.
 //! * [`subjects`]: streams, subjects, consumers, headers, `Nats-Msg-Id` keys.
 //! * [`auth`]: [`PublicKey`] (Ed25519 / P-256) and [`Authorizers`].
+//! * [`nats_url`]: credentials out of a NATS URL, and redacted copies for logs and errors.
 //! * [`canonical`]: the Go `encoding/json`-compatible writer behind all of the above.
 //!
 //! A typical node-side check of an incoming signing request:
@@ -54,6 +55,7 @@ pub mod hd;
 pub mod ids;
 pub mod key_type;
 pub mod message_hash;
+pub mod nats_url;
 pub mod requests;
 pub mod results;
 pub mod subjects;

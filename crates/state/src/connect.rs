@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+pub use mpcium_protocol::nats_url::redact_url;
+use mpcium_protocol::nats_url::{redact_credentials, split_credentials, UrlCredentials};
+
 use crate::config::{Config, RegistryKind};
 use crate::registry::{
     AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings,
@@ -24,9 +27,16 @@ pub enum ConnectError {
     Registry(String),
 }
 
-/// Connects to NATS as configured (credentials and TLS when set).
+/// Connects to NATS as configured (credentials and TLS when set). Credentials in `nats.url` are
+/// used unless `nats.username` is set; they are handed to the client as options, never inside
+/// the URL (which it logs).
 pub async fn connect_nats(config: &Config) -> Result<async_nats::Client, ConnectError> {
     let nats = &config.nats;
+    let failed = |reason: String| ConnectError::Nats {
+        url: redact_url(&nats.url),
+        reason: redact_credentials(&reason, &nats.url),
+    };
+    let split = split_credentials(&nats.url).map_err(|e| failed(e.to_string()))?;
     let mut options = async_nats::ConnectOptions::new()
         .name("mpcium")
         .connection_timeout(Duration::from_secs(5))
@@ -43,6 +53,13 @@ pub async fn connect_nats(config: &Config) -> Result<async_nats::Client, Connect
         });
     if let (Some(user), Some(password)) = (&nats.username, &nats.password) {
         options = options.user_and_password(user.clone(), password.expose().to_owned());
+    } else if let Some(credentials) = split.credentials {
+        options = match credentials {
+            UrlCredentials::UserPassword { user, password } => {
+                options.user_and_password(user, password)
+            }
+            UrlCredentials::Token(token) => options.token(token),
+        };
     }
     if let Some(tls) = &nats.tls {
         if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
@@ -54,12 +71,9 @@ pub async fn connect_nats(config: &Config) -> Result<async_nats::Client, Connect
         options = options.require_tls(true);
     }
     options
-        .connect(nats.url.as_str())
+        .connect(split.servers.split(',').map(str::trim).collect::<Vec<_>>())
         .await
-        .map_err(|e| ConnectError::Nats {
-            url: redact_url(&nats.url),
-            reason: redact_credentials(&e.to_string(), &nats.url),
-        })
+        .map_err(|e| failed(e.to_string()))
 }
 
 /// Opens the configured registry backend; the NATS backend needs a connected `client`.
@@ -96,70 +110,5 @@ pub async fn open_registry(
                 .map(AnyRegistry::Nats)
                 .map_err(|e| ConnectError::Registry(e.to_string()))
         }
-    }
-}
-
-/// `url` with any `user:password@` (or `token@`) part replaced, for logs and errors. Handles a
-/// comma-separated server list.
-pub fn redact_url(url: &str) -> String {
-    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
-}
-
-fn redact_one(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(at) => (&url[..at + 3], &url[at + 3..]),
-        None => ("", url),
-    };
-    // The authority ends at the first '/', '?' or '#'; credentials end at its last '@'.
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}<redacted>@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
-
-/// `text` with every credential part of the configured `url` replaced: a client library's error
-/// may quote the URL it was given.
-fn redact_credentials(text: &str, url: &str) -> String {
-    let mut out = text.to_owned();
-    for server in url.split(',') {
-        let rest = server.split_once("://").map_or(server, |(_, r)| r);
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            let credentials = &rest[..at];
-            if !credentials.is_empty() {
-                out = out.replace(credentials, "<redacted>");
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_in_a_nats_url_never_reach_the_logs() {
-        assert_eq!(
-            redact_url("nats://user:s3cret@nats:4222"),
-            "nats://<redacted>@nats:4222"
-        );
-        assert_eq!(redact_url("nats://nats:4222"), "nats://nats:4222");
-        assert_eq!(redact_url("tok3n@nats:4222"), "<redacted>@nats:4222");
-        assert_eq!(
-            redact_url("nats://a:p1@n1:4222,nats://b:p2@n2:4222"),
-            "nats://<redacted>@n1:4222,nats://<redacted>@n2:4222"
-        );
-    }
-
-    #[test]
-    fn a_client_error_quoting_the_url_loses_its_credentials() {
-        let text = redact_credentials(
-            "failed to connect to nats://user:s3cret@nats:4222: refused",
-            "nats://user:s3cret@nats:4222",
-        );
-        assert!(!text.contains("s3cret"), "{text}");
-        assert!(!text.contains("user:"), "{text}");
     }
 }

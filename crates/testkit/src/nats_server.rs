@@ -62,15 +62,24 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts a server with JetStream on a free loopback port and waits until it reports its port.
     pub fn start() -> Result<NatsServer, NatsServerError> {
-        Self::start_with_jetstream(true)
+        Self::start_with(true, None)
     }
 
     /// Starts a core-NATS-only server (no JetStream), to test how clients fail on one.
     pub fn start_without_jetstream() -> Result<NatsServer, NatsServerError> {
-        Self::start_with_jetstream(false)
+        Self::start_with(false, None)
     }
 
-    fn start_with_jetstream(jetstream: bool) -> Result<NatsServer, NatsServerError> {
+    /// Starts a server with JetStream that accepts only `user` with `password`; [`NatsServer::url`]
+    /// carries no credentials.
+    pub fn start_with_user(user: &str, password: &str) -> Result<NatsServer, NatsServerError> {
+        Self::start_with(true, Some((user, password)))
+    }
+
+    fn start_with(
+        jetstream: bool,
+        user: Option<(&str, &str)>,
+    ) -> Result<NatsServer, NatsServerError> {
         let dir = tempfile::Builder::new().prefix("nats-server-").tempdir()?;
         let store = dir.path().join("jetstream");
         let ports = dir.path().join("ports");
@@ -82,6 +91,9 @@ impl NatsServer {
         command.args(["-a", "127.0.0.1", "-p", "-1"]);
         if jetstream {
             command.arg("-js").arg("-sd").arg(&store);
+        }
+        if let Some((user, password)) = user {
+            command.args(["--user", user, "--pass", password]);
         }
         command
             .arg("--ports_file_dir")

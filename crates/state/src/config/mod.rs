@@ -134,8 +134,8 @@ pub const DEFAULT_RESULT_CACHE_TTL_SECONDS: i64 = 7 * 24 * 3600;
 /// Backups kept when `backup_retention` is unset or ≤0.
 pub const DEFAULT_BACKUP_RETENTION: i64 = 24;
 
-/// `nats.*`.
-#[derive(Debug, Clone, Deserialize)]
+/// `nats.*`; `Debug` redacts credentials in `url`.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct NatsConfig {
     /// Server URL (default `nats://127.0.0.1:4222`).
@@ -156,6 +156,17 @@ impl Default for NatsConfig {
             password: None,
             tls: None,
         }
+    }
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &mpcium_protocol::nats_url::redact_url(&self.url))
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("tls", &self.tls)
+            .finish()
     }
 }
 

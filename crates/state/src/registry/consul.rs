@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
+use mpcium_protocol::nats_url::redact_url;
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -57,7 +58,7 @@ impl std::fmt::Debug for ConsulSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let redacted = |set: bool| if set { "<redacted>" } else { "<none>" };
         f.debug_struct("ConsulSettings")
-            .field("address", &self.address)
+            .field("address", &redact_url(&self.address))
             .field("token", &redacted(self.token.is_some()))
             .field("username", &self.username)
             .field("password", &redacted(self.password.is_some()))
@@ -95,12 +96,14 @@ impl ConsulRegistry {
         };
         let base = Url::parse(&url).map_err(|e| {
             invalid(format!(
-                "consul address {address:?} is not host:port or a url: {e}"
+                "consul address {:?} is not host:port or a url: {e}",
+                redact_url(address)
             ))
         })?;
         if base.scheme() != "http" {
             return Err(invalid(format!(
-                "consul address {address:?} uses {}; this build speaks plain http only",
+                "consul address {:?} uses {}; this build speaks plain http only",
+                redact_url(address),
                 base.scheme()
             )));
         }
