@@ -191,12 +191,10 @@ async fn typescript_streams_first_get_the_result_subjects_and_keep_their_retenti
     // Its other listeners run too, but no stream stores what they filter on yet.
     let signing = ts_result_consumer(&js, ResultKind::Signing).await.unwrap();
     let reshare = ts_result_consumer(&js, ResultKind::Reshare).await.unwrap();
-    let unstored = publish_result(
-        &js,
-        ResultKind::Signing.subject(None, "t0"),
-        "t0",
-        "{}".into(),
-    );
+    let unstored = js
+        .publish(ResultKind::Signing.subject(None, "t0"), "{}".into())
+        .await
+        .unwrap();
     assert!(unstored.await.is_err());
 
     ensure_streams(&js).await.unwrap();
@@ -393,4 +391,34 @@ async fn a_refused_update_is_an_error_naming_the_stream_and_the_subjects() {
         must_config(&js, RESULT_STREAM).await.subjects,
         strings(&["mpc.mpc_keygen_result.*"])
     );
+}
+
+#[tokio::test]
+async fn a_result_stream_narrowed_after_the_nodes_started_is_widened_again_on_publish() {
+    let nats = NatsServer::must_start();
+    let js = must_jetstream(&nats).await;
+    ensure_streams(&js).await.unwrap();
+    let cid = ClientId::new("svc-a").unwrap();
+    let scoped = must_go_result_consumer(
+        &js,
+        &ResultKind::Signing.consumer_name(Some(&cid)),
+        ResultKind::Signing.filter_subject(Some(&cid)),
+    )
+    .await;
+    // A Go v0.3.5 client starting now re-creates `mpc` with its narrower subjects.
+    must_create_or_update_go_streams(
+        &js,
+        &[
+            "mpc.mpc_keygen_result.*",
+            "mpc.mpc_signing_result.*",
+            "mpc.mpc_reshare_result.*",
+        ],
+    )
+    .await;
+
+    let subject = must_publish(&js, ResultKind::Signing, Some(&cid), "t1").await;
+    assert_eq!(must_receive(&scoped).await, subject);
+    let results = must_config(&js, RESULT_STREAM).await;
+    assert_eq!(results.subjects, strings(&RESULT_STREAM_SUBJECTS));
+    assert_eq!(results.description.as_deref(), Some("Stream for mpc"));
 }

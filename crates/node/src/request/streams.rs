@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::HeaderMap;
 use mpcium_protocol::subjects::{self, MSG_ID_HEADER};
@@ -46,6 +47,11 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<(), JetStreamErro
     ] {
         ensure_request_stream(js, name, subject).await?;
     }
+    ensure_result_stream(js).await
+}
+
+/// Makes sure the result stream exists and carries every result subject (see [`ensure_stream`]).
+async fn ensure_result_stream(js: &jetstream::Context) -> Result<(), JetStreamError> {
     ensure_stream(
         js,
         stream::Config {
@@ -236,20 +242,40 @@ pub async fn request_consumer(
 
 /// Publishes a result and waits for JetStream to store it. `msg_id` makes repeated publications
 /// of the same result (by this or another node) collapse into one within the stream's
-/// duplicate window.
+/// duplicate window. When no stream stores `subject` (a client re-created the result stream
+/// with narrower subjects after the nodes started, or it was deleted), the result stream is
+/// made to carry the result subjects again (see [`ensure_stream`]) and the result published once
+/// more.
 pub async fn publish_result(
     js: &jetstream::Context,
     subject: String,
     msg_id: &str,
     payload: Vec<u8>,
 ) -> Result<(), JetStreamError> {
+    let payload = bytes::Bytes::from(payload);
+    match publish_once(js, &subject, msg_id, payload.clone()).await {
+        Err(error) if error.kind() == PublishErrorKind::StreamNotFound => {
+            tracing::warn!(%subject, "no stream stores this result subject; restoring the result stream's subjects");
+            ensure_result_stream(js).await?;
+            publish_once(js, &subject, msg_id, payload).await
+        }
+        other => other,
+    }
+    .map_err(|e| JetStreamError::new(format!("publish to {subject}"), e))
+}
+
+/// One publication, acknowledged by JetStream.
+async fn publish_once(
+    js: &jetstream::Context,
+    subject: &str,
+    msg_id: &str,
+    payload: bytes::Bytes,
+) -> Result<(), PublishError> {
     let mut headers = HeaderMap::new();
     headers.insert(MSG_ID_HEADER, msg_id);
-    js.publish_with_headers(subject.clone(), headers, payload.into())
-        .await
-        .map_err(|e| JetStreamError::new(format!("publish to {subject}"), e))?
-        .await
-        .map_err(|e| JetStreamError::new(format!("acknowledge publish to {subject}"), e))?;
+    js.publish_with_headers(subject.to_owned(), headers, payload)
+        .await?
+        .await?;
     Ok(())
 }
 
