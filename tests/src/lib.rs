@@ -255,6 +255,14 @@ fn must_seed_store(
 impl Cluster {
     /// Starts a cluster and waits until every node is ready.
     pub async fn must_start(options: ClusterOptions) -> Cluster {
+        let mut cluster = Self::must_prepare(options).await;
+        cluster.must_start_nodes().await;
+        cluster
+    }
+
+    /// Starts NATS (and Consul) and writes every node's files, starting no node: a test can then
+    /// set up NATS as a client would before any node runs, and call [`Cluster::must_start_nodes`].
+    pub async fn must_prepare(options: ClusterOptions) -> Cluster {
         let nats = NatsServer::must_start();
         let consul = match options.registry {
             RegistryBackend::Consul => Some(FakeConsul::must_start().await),
@@ -354,7 +362,7 @@ impl Cluster {
             ),
         };
         let ready = ReadyView::start(&registry, mpcium_node::background::READY_TTL);
-        let mut cluster = Cluster {
+        Cluster {
             nats,
             consul,
             nodes,
@@ -365,13 +373,16 @@ impl Cluster {
             node_ids,
             aux,
             _dir: dir,
-        };
-        for i in 0..cluster.nodes.len() {
-            cluster.spawn(i);
         }
-        let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-        cluster.must_wait_ready(&all).await;
-        cluster
+    }
+
+    /// Starts every node and waits until all are ready.
+    pub async fn must_start_nodes(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.spawn(i);
+        }
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        self.must_wait_ready(&all).await;
     }
 
     fn spawn(&mut self, i: usize) {

@@ -1,12 +1,15 @@
 //! The shipped Grafana dashboard and Prometheus alert rules (`deploy/monitoring/`) parse, have
-//! the expected structure, and reference only metrics the node defines in
-//! `mpcium_node::metrics`, so renaming a metric without updating them fails here.
+//! the expected structure, every expression in them is PromQL (`promql-parser`), and they
+//! reference only metrics the node defines in `mpcium_node::metrics`, so renaming a metric without
+//! updating them fails here.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use mpcium_node::metrics;
 use mpcium_testkit::metric_names;
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{self, Expr, VectorSelector};
 use serde_json::Value;
 
 fn monitoring_dir() -> PathBuf {
@@ -124,4 +127,83 @@ fn the_dashboard_is_grafana_json_over_defined_metrics_only() {
         let shown = used.iter().any(|u| u.starts_with(name));
         assert!(shown, "the dashboard does not show {name}");
     }
+}
+
+/// The metric name of every series selector in `expr`; a selector without one is `None`.
+fn selector_names(expr: &Expr, out: &mut Vec<Option<String>>) {
+    let named = |vs: &VectorSelector| {
+        vs.name.clone().or_else(|| {
+            vs.matchers
+                .matchers
+                .iter()
+                .find(|m| m.name == "__name__" && m.op == MatchOp::Equal)
+                .map(|m| m.value.clone())
+        })
+    };
+    match expr {
+        Expr::VectorSelector(vs) => out.push(named(vs)),
+        Expr::MatrixSelector(ms) => out.push(named(&ms.vs)),
+        Expr::Aggregate(a) => {
+            selector_names(&a.expr, out);
+            if let Some(param) = &a.param {
+                selector_names(param, out);
+            }
+        }
+        Expr::Unary(u) => selector_names(&u.expr, out),
+        Expr::Binary(b) => {
+            selector_names(&b.lhs, out);
+            selector_names(&b.rhs, out);
+        }
+        Expr::Paren(p) => selector_names(&p.expr, out),
+        Expr::Subquery(q) => selector_names(&q.expr, out),
+        Expr::Call(call) => call.args.args.iter().for_each(|a| selector_names(a, out)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+#[test]
+fn every_expression_parses_as_promql_and_selects_only_defined_metrics() {
+    let rules: Value = serde_saphyr::from_str(&must_read("prometheus-alerts.yaml")).unwrap();
+    let dashboard: Value = serde_json::from_str(&must_read("grafana-dashboard.json")).unwrap();
+    let mut checked = 0;
+    for (file, value) in [
+        ("prometheus-alerts.yaml", &rules),
+        ("grafana-dashboard.json", &dashboard),
+    ] {
+        let mut found = Vec::new();
+        exprs(value, &mut found);
+        assert!(!found.is_empty(), "{file} has no expressions");
+        for text in &found {
+            let expr = parser::parse(text).unwrap_or_else(|e| panic!("{file}: {e} in: {text}"));
+            let mut names = Vec::new();
+            selector_names(&expr, &mut names);
+            assert!(!names.is_empty(), "{file}: selects no series: {text}");
+            let names: BTreeSet<String> = names
+                .into_iter()
+                .map(|n| n.unwrap_or_else(|| panic!("{file}: a selector names no metric: {text}")))
+                .collect();
+            for name in &names {
+                assert!(
+                    is_defined(name),
+                    "{file} selects {name}, which crates/node/src/metrics.rs does not define (in: {text})"
+                );
+            }
+            // The parser and the plain scan the other tests use agree on what is selected.
+            let scanned: BTreeSet<String> = metric_names(text).into_iter().collect();
+            assert_eq!(names, scanned, "{file}: {text}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} expressions");
+}
+
+#[test]
+fn the_promql_check_rejects_what_it_should() {
+    assert!(parser::parse("sum(rate(mpcium_requests_total[5m])").is_err());
+    let mut names = Vec::new();
+    selector_names(
+        &parser::parse(r#"{__name__="mpcium_node_ready"} + on() {job="x"}"#).unwrap(),
+        &mut names,
+    );
+    assert_eq!(names, vec![Some("mpcium_node_ready".to_owned()), None]);
 }
