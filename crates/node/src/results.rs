@@ -7,11 +7,13 @@
 //! each holds its expiry time, and an expired one counts as absent; the NATS KV bucket also drops
 //! them (its max age), Consul keeps them until overwritten.
 //!
-//! Ingress (`crate::request`) reads and writes it; a signing participant reads it too, so it never
-//! signs an already answered transaction again, whoever coordinates.
+//! The same key holds the request's reservation while it runs (`crate::request::reserve`), which
+//! the final result replaces; a signing participant reads it too, so it never signs an already
+//! answered transaction again, whoever coordinates.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mpcium_state::registry::reservation::Lease;
 use mpcium_state::registry::{result_key, AnyRegistry, Registry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -39,7 +41,8 @@ impl CachedResult {
     }
 }
 
-fn now_unix_ms() -> u64 {
+/// The wall clock in Unix milliseconds (result and lease expiry are judged with it).
+pub fn now_unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -80,6 +83,10 @@ pub async fn lookup(
     else {
         return Ok(None);
     };
+    // A reservation (the request is running) is no result yet.
+    if serde_json::from_slice::<Lease>(&bytes).is_ok() {
+        return Ok(None);
+    }
     let cached: CachedResult = serde_json::from_slice(&bytes)
         .map_err(|e| NodeError::io(Io::Corrupt, format!("cached result: {e}")))?;
     if cached.expired(now_unix_ms()) {
@@ -94,21 +101,18 @@ pub async fn lookup(
     Ok(Some(cached))
 }
 
-/// Caches `result` under `key` for `ttl`.
-pub async fn store(
-    registry: &AnyRegistry,
-    key: &str,
-    mut result: CachedResult,
-    ttl: Duration,
-) -> Result<(), NodeError> {
+/// `result` as stored in the registry, expiring `ttl` from now.
+pub fn encode(mut result: CachedResult, ttl: Duration) -> Result<Vec<u8>, NodeError> {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     result.expires_unix_ms = Some(now_unix_ms().saturating_add(ttl_ms));
-    let bytes =
-        serde_json::to_vec(&result).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
-    registry
-        .put(&result_key(key), &bytes)
-        .await
-        .map_err(|e| NodeError::io(Io::StorageWrite, format!("result cache: {e}")))
+    serde_json::to_vec(&result).map_err(|e| NodeError::io(Io::Encode, e.to_string()))
+}
+
+/// A stored result, or `None` when the bytes are not one or it has expired.
+pub fn decode_live(bytes: &[u8]) -> Option<CachedResult> {
+    serde_json::from_slice::<CachedResult>(bytes)
+        .ok()
+        .filter(|cached| !cached.expired(now_unix_ms()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! A participant refuses to sign a transaction that was already answered, even when a
 //! coordinator (here: this node itself) orders it to: the initiator's signature alone cannot stop
-//! a replay of its own request, the cluster-wide result cache can.
+//! a replay of its own request, the cluster-wide result cache can. Nor does it take part in a
+//! session for a transaction another node holds the reservation of.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey};
 use mpcium_node::context::NodeContext;
 use mpcium_node::ops::handle_start;
-use mpcium_node::session::control::{self, Operation, Outcome, Start};
+use mpcium_node::session::control::{self, Failure, Operation, Outcome, Start};
 use mpcium_node::session::liveness::Liveness;
 use mpcium_node::session::router::{Router, RouterLimits};
 use mpcium_node::session::Sessions;
@@ -20,14 +21,16 @@ use mpcium_protocol::{
     InitiatorAlgorithm, InitiatorMessage, KeyType, PublicKey, SignTxMessage, Threshold,
 };
 use mpcium_state::config::Deadlines;
+use mpcium_state::registry::reservation::{self, Claim};
 use mpcium_state::registry::{result_key, NatsKvRegistry, NatsKvSettings, Registry};
 use mpcium_state::store::{KdfParams, SecretPassword, Store, StoreOptions};
 use mpcium_testkit::NatsServer;
 use sha2::{Digest, Sha256};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_already_answered_transaction_is_never_signed_again() {
-    let server = NatsServer::must_start();
+/// A one-node context on `server` ("n0"), its session router, registry, and a signed request.
+async fn must_node(
+    server: &NatsServer,
+) -> (Arc<NodeContext>, Router, NatsKvRegistry, Vec<u8>, tempfile::TempDir) {
     let client = async_nats::connect(server.url()).await.unwrap();
     let registry = NatsKvRegistry::open(client.clone(), &NatsKvSettings::default())
         .await
@@ -93,7 +96,13 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         hash: None,
     };
     request.signature = initiator.sign(&request.signed_bytes()).to_bytes().to_vec();
-    let payload = request.to_json();
+    (ctx, router, registry, request.to_json(), dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_already_answered_transaction_is_never_signed_again() {
+    let server = NatsServer::must_start();
+    let (ctx, router, registry, payload, _dir) = must_node(&server).await;
     // The cluster already answered this exact request.
     let cached = serde_json::json!({
         "request_digest": hex::encode(Sha256::digest(&payload)),
@@ -104,7 +113,52 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         .put(&result_key("sign/tx-1"), cached.to_string().as_bytes())
         .await
         .unwrap();
+    let failure = must_refuse(ctx, &router, payload).await;
+    assert_eq!(
+        failure.code, "ERROR_SESSION_DUPLICATE",
+        "{}",
+        failure.reason
+    );
+    assert!(
+        failure.reason.contains("already signed"),
+        "{}",
+        failure.reason
+    );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_reserved_by_another_node_gets_no_session_from_this_one() {
+    let server = NatsServer::must_start();
+    let (ctx, router, registry, payload, _dir) = must_node(&server).await;
+    // Node n9 reserved this exact request a moment ago and is still working on it.
+    let digest = hex::encode(Sha256::digest(&payload));
+    let claim = reservation::claim(
+        &registry,
+        &result_key("sign/tx-1"),
+        "n9",
+        &digest,
+        Duration::from_secs(60),
+        mpcium_node::results::now_unix_ms(),
+        |_| false,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(claim, Claim::Won { .. }), "{claim:?}");
+    let failure = must_refuse(ctx, &router, payload).await;
+    assert_eq!(
+        failure.code, "ERROR_SESSION_DUPLICATE",
+        "{}",
+        failure.reason
+    );
+    assert!(
+        failure.reason.contains("reserved by node n9"),
+        "{}",
+        failure.reason
+    );
+}
+
+/// Orders `ctx`'s node, as coordinator of itself, to sign `payload`; the failure it reports.
+async fn must_refuse(ctx: Arc<NodeContext>, router: &Router, payload: Vec<u8>) -> Failure {
     let start = Start::new(Operation::Sign, vec!["n0".into()], payload);
     let mut outcomes = router
         .register(
@@ -132,15 +186,5 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         .unwrap()
         .unwrap();
     let outcome: Outcome = serde_json::from_slice(&reply.payload).unwrap();
-    let failure = outcome.result.unwrap_err();
-    assert_eq!(
-        failure.code, "ERROR_SESSION_DUPLICATE",
-        "{}",
-        failure.reason
-    );
-    assert!(
-        failure.reason.contains("already signed"),
-        "{}",
-        failure.reason
-    );
+    outcome.result.unwrap_err()
 }

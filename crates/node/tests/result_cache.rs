@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mpcium_node::results::{self, CachedResult};
-use mpcium_state::registry::{result_key, AnyRegistry, ConsulRegistry, ConsulSettings};
+use mpcium_state::registry::{result_key, AnyRegistry, ConsulRegistry, ConsulSettings, Registry};
 use mpcium_testkit::FakeConsul;
 
 #[tokio::test]
@@ -21,22 +21,19 @@ async fn an_expired_result_is_absent_though_consul_still_holds_it() {
         expires_unix_ms: None,
     };
 
-    results::store(
-        &registry,
-        "sign/long",
-        result("a"),
-        Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
+    let store = |key: &str, result: CachedResult, ttl: Duration| {
+        let bytes = results::encode(result, ttl).unwrap();
+        let registry = registry.clone();
+        let key = result_key(key);
+        async move { registry.put(&key, &bytes).await.unwrap() }
+    };
+    store("sign/long", result("a"), Duration::from_secs(3600)).await;
     let found = results::lookup(&registry, "sign/long", &digest)
         .await
         .unwrap();
     assert_eq!(found.unwrap().subject, "a");
 
-    results::store(&registry, "sign/short", result("b"), Duration::ZERO)
-        .await
-        .unwrap();
+    store("sign/short", result("b"), Duration::ZERO).await;
     assert!(results::lookup(&registry, "sign/short", &digest)
         .await
         .unwrap()
