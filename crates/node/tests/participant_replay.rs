@@ -30,7 +30,13 @@ use sha2::{Digest, Sha256};
 /// A one-node context on `server` ("n0"), its session router, registry, and a signed request.
 async fn must_node(
     server: &NatsServer,
-) -> (Arc<NodeContext>, Router, NatsKvRegistry, Vec<u8>, tempfile::TempDir) {
+) -> (
+    Arc<NodeContext>,
+    Router,
+    NatsKvRegistry,
+    Vec<u8>,
+    tempfile::TempDir,
+) {
     let client = async_nats::connect(server.url()).await.unwrap();
     let registry = NatsKvRegistry::open(client.clone(), &NatsKvSettings::default())
         .await

@@ -141,7 +141,9 @@ async fn a_finished_reservation_holds_the_result(r: &AnyRegistry) {
     let Claim::Won { held, .. } = must_claim(r, "a", "d", NOW).await else {
         panic!("the first claim must win")
     };
-    assert!(reservation::finish(r, &held, b"{\"result\":1}").await.unwrap());
+    assert!(reservation::finish(r, &held, b"{\"result\":1}")
+        .await
+        .unwrap());
     // Even long after any lease would have lapsed, the result stays the answer.
     let much_later = NOW + 3_600_000;
     assert_eq!(
@@ -152,7 +154,16 @@ async fn a_finished_reservation_holds_the_result(r: &AnyRegistry) {
     let claim = reservation::claim(r, KEY, "b", "d", TTL, much_later, |_| true)
         .await
         .unwrap();
-    assert!(matches!(claim, Claim::Won { took_over: None, .. }), "{claim:?}");
+    assert!(
+        matches!(
+            claim,
+            Claim::Won {
+                took_over: None,
+                ..
+            }
+        ),
+        "{claim:?}"
+    );
 }
 
 async fn a_released_lease_can_be_claimed_at_once(r: &AnyRegistry) {

@@ -176,7 +176,9 @@ async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) ->
             KeygenResultEvent::failure(wallet.clone(), error.code(), error.client_reason())
         }
     };
-    Some(Ok(answering.reply(event.to_json(), event.error_code.clone())))
+    Some(Ok(
+        answering.reply(event.to_json(), event.error_code.clone())
+    ))
 }
 
 async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Answered {
@@ -243,7 +245,9 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> A
             )
         }
     };
-    Some(Ok(answering.reply(event.to_json(), event.error_code.clone())))
+    Some(Ok(
+        answering.reply(event.to_json(), event.error_code.clone())
+    ))
 }
 
 async fn reshare(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Answered {
@@ -309,7 +313,9 @@ async fn reshare(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -
             )
         }
     };
-    Some(Ok(answering.reply(event.to_json(), event.error_code.clone())))
+    Some(Ok(
+        answering.reply(event.to_json(), event.error_code.clone())
+    ))
 }
 
 /// A string field of a request that failed strict decoding, so its error can still be routed.

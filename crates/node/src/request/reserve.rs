@@ -81,8 +81,12 @@ where
     };
     match stored {
         Ok(true) => {}
-        Ok(false) => tracing::warn!(key = %cache_key, "the reservation was taken over before the result was stored"),
-        Err(error) => tracing::error!(key = %cache_key, %error, "cannot store the result; a repeated request waits for the lease to lapse, then runs again"),
+        Ok(false) => {
+            tracing::warn!(key = %cache_key, "the reservation was taken over before the result was stored")
+        }
+        Err(error) => {
+            tracing::error!(key = %cache_key, %error, "cannot store the result; a repeated request waits for the lease to lapse, then runs again")
+        }
     }
     Ok(Reserved::Ran(outcome))
 }
@@ -123,7 +127,10 @@ async fn wait_for_claim<E>(
                     NodeError::io(Io::Corrupt, format!("stored result of {cache_key}"))
                 })?;
                 if cached.request_digest != digest {
-                    return Err(duplicate(cache_key, "was already used by a different request"));
+                    return Err(duplicate(
+                        cache_key,
+                        "was already used by a different request",
+                    ));
                 }
                 return Ok(Err(Reserved::Answered(cached)));
             }

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 
 use super::{
-    nats_key, Registry, RegistryError, Versioned, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX, RESULTS_PREFIX,
+    nats_key, Registry, RegistryError, Versioned, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX,
+    RESULTS_PREFIX,
 };
 
 /// How long the server keeps the marker it writes when a readiness key expires.
