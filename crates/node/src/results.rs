@@ -1,4 +1,4 @@
-//! The cluster-wide result cache: every final result a node published, under
+//! The cluster-wide result cache's entries: every final result a node published, under
 //! `mpc_results/<operation>/<id>` in the shared registry with the digest of the request that
 //! produced it, so a repeated request (same id, same bytes) is answered again by whichever node
 //! takes it — across restarts — and the same id with other bytes is refused.
@@ -7,18 +7,16 @@
 //! each holds its expiry time, and an expired one counts as absent; the NATS KV bucket also drops
 //! them (its max age), Consul keeps them until overwritten.
 //!
-//! The same key holds the request's reservation while it runs (`crate::request::reserve`), which
-//! the final result replaces; a signing participant reads it too, so it never signs an already
-//! answered transaction again, whoever coordinates.
+//! The same key holds the request's reservation while it runs; `crate::request::reserve` reads
+//! and writes both, and a signing participant checks it, so it never signs an already answered
+//! transaction again, whoever coordinates.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mpcium_state::registry::reservation::Lease;
-use mpcium_state::registry::{result_key, AnyRegistry, Registry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{BadRequest, Io, NodeError};
+use crate::error::{Io, NodeError};
 
 /// A published result, cached so a repeated request gets it again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -29,7 +27,7 @@ pub struct CachedResult {
     pub subject: String,
     /// The published result.
     pub payload: Vec<u8>,
-    /// When the entry expires (Unix milliseconds); set by [`store`]. Absent in entries written
+    /// When the entry expires (Unix milliseconds); set by [`encode`]. Absent in entries written
     /// before expiry existed: those never expire here (NATS drops them by max age).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_unix_ms: Option<u64>,
@@ -67,38 +65,6 @@ pub fn reshare_key(session_id: &str) -> String {
 /// SHA-256 of a request's bytes, hex.
 pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// The cached result for `key`, if the same request was answered before and the entry has not
-/// expired. A different request under the same key is refused as a duplicate.
-pub async fn lookup(
-    registry: &AnyRegistry,
-    key: &str,
-    request_digest: &str,
-) -> Result<Option<CachedResult>, NodeError> {
-    let Some(bytes) = registry
-        .get(&result_key(key))
-        .await
-        .map_err(|e| NodeError::io(Io::StorageRead, format!("result cache: {e}")))?
-    else {
-        return Ok(None);
-    };
-    // A reservation (the request is running) is no result yet.
-    if serde_json::from_slice::<Lease>(&bytes).is_ok() {
-        return Ok(None);
-    }
-    let cached: CachedResult = serde_json::from_slice(&bytes)
-        .map_err(|e| NodeError::io(Io::Corrupt, format!("cached result: {e}")))?;
-    if cached.expired(now_unix_ms()) {
-        return Ok(None);
-    }
-    if cached.request_digest != request_digest {
-        return Err(NodeError::bad_request(
-            BadRequest::Duplicate,
-            format!("{key} was already used by a different request"),
-        ));
-    }
-    Ok(Some(cached))
 }
 
 /// `result` as stored in the registry, expiring `ttl` from now.

@@ -11,7 +11,7 @@
 //! * A failed attempt lapses the lease at once, so a retry (or a waiting duplicate) runs again.
 //!
 //! Participants check it too ([`admit`]): no part in a session for an id that another node
-//! holds a live lease on.
+//! holds a live lease on, nor in signing an answered transaction again.
 
 use std::time::Duration;
 
@@ -182,7 +182,8 @@ fn duplicate(cache_key: &str, what: &str) -> NodeError {
 }
 
 /// A participant's check of a session `start` from `coordinator`: refused when another node
-/// holds a live reservation of the request id, or the reservation is for other request bytes.
+/// holds a live reservation of the request id, the reservation is for other request bytes, or
+/// (signing) the transaction has a result already.
 pub async fn admit(ctx: &NodeContext, coordinator: &str, start: &Start) -> Result<(), NodeError> {
     let (field, cache_key): (&str, fn(&str) -> String) = match start.operation {
         Operation::Sign => ("tx_id", results::signing_key),
@@ -213,6 +214,24 @@ pub async fn admit(ctx: &NodeContext, coordinator: &str, start: &Start) -> Resul
                 return Err(duplicate(&cache_key, "is reserved for a different request"));
             }
             Ok(())
+        }
+        // Never a second signature for an answered transaction, even if a coordinator asks:
+        // the initiator's signature alone cannot stop a replay of its own request. (A keygen
+        // participant answers a wallet it holds with its stored keys.)
+        Slot::Done { value, .. } if start.operation == Operation::Sign => {
+            match results::decode_live(&value) {
+                Some(cached) if cached.request_digest == results::digest(&start.request) => {
+                    Err(NodeError::bad_request(
+                        BadRequest::Duplicate,
+                        format!("transaction {id} was already signed"),
+                    ))
+                }
+                Some(_) => Err(duplicate(
+                    &cache_key,
+                    "was already used by a different request",
+                )),
+                None => Ok(()),
+            }
         }
         _ => Ok(()),
     }

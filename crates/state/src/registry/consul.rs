@@ -338,6 +338,20 @@ impl ConsulRegistry {
             )),
         }
     }
+
+    /// The `ModifyIndex` of the `value` just written at `key` (Consul's PUT answers only
+    /// `true`); `None` if another writer replaced it in between, superseding ours.
+    async fn written_revision(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
+        Ok(self
+            .get_versioned(key)
+            .await?
+            .filter(|v| v.value == value)
+            .map(|v| v.revision))
+    }
 }
 
 fn method_name(method: &Method) -> &'static str {
@@ -390,8 +404,15 @@ impl Registry for ConsulRegistry {
             .collect())
     }
 
-    async fn create(&self, key: &str, value: &[u8]) -> Result<bool, RegistryError> {
-        self.put_cas(key, value, Some(0)).await
+    async fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
+        if !self.put_cas(key, value, Some(0)).await? {
+            return Ok(None);
+        }
+        self.written_revision(key, value).await
     }
 
     async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, RegistryError> {
@@ -420,13 +441,7 @@ impl Registry for ConsulRegistry {
         if revision == 0 || !self.put_cas(key, value, Some(revision)).await? {
             return Ok(None);
         }
-        // Consul's PUT answers only `true`; read the new index. If another writer replaced the
-        // value in between, ours is already superseded: report the conflict.
-        Ok(self
-            .get_versioned(key)
-            .await?
-            .filter(|v| v.value == value)
-            .map(|v| v.revision))
+        self.written_revision(key, value).await
     }
 
     async fn healthy(&self) -> Result<(), RegistryError> {

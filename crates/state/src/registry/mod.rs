@@ -88,12 +88,22 @@ pub trait Registry: Send + Sync {
         prefix: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, Vec<u8>>, RegistryError>> + Send;
 
+    /// Writes `value` at `key` only if `key` is absent; the new revision, or `None` when the key
+    /// exists.
+    fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> impl Future<Output = Result<Option<u64>, RegistryError>> + Send;
+
     /// Writes `value` at `key` only if `key` is absent; returns whether it wrote.
     fn create(
         &self,
         key: &str,
         value: &[u8],
-    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send {
+        async move { Ok(self.create_versioned(key, value).await?.is_some()) }
+    }
 
     /// The value at `key` with its revision, if any.
     fn get_versioned(
@@ -255,10 +265,14 @@ impl Registry for AnyRegistry {
         }
     }
 
-    async fn create(&self, key: &str, value: &[u8]) -> Result<bool, RegistryError> {
+    async fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
         match self {
-            AnyRegistry::Consul(r) => r.create(key, value).await,
-            AnyRegistry::Nats(r) => r.create(key, value).await,
+            AnyRegistry::Consul(r) => r.create_versioned(key, value).await,
+            AnyRegistry::Nats(r) => r.create_versioned(key, value).await,
         }
     }
 

@@ -246,15 +246,19 @@ impl Registry for NatsKvRegistry {
         Ok(out)
     }
 
-    async fn create(&self, key: &str, value: &[u8]) -> Result<bool, RegistryError> {
+    async fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
         let (bucket, kv_key) = self.locate(key)?;
         match bucket
             .kv
             .create(kv_key, Bytes::copy_from_slice(value))
             .await
         {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(nats_error("create", key)(e)),
         }
     }

@@ -141,18 +141,13 @@ pub async fn claim(
         took_over,
     };
     for _ in 0..CLAIM_ATTEMPTS {
+        // Absent is the common case: try to create first.
+        if let Some(revision) = registry.create_versioned(key, &bytes).await? {
+            return Ok(won(revision, None));
+        }
         let (revision, previous) = match read(registry, key).await? {
-            Slot::Free => {
-                if !registry.create(key, &bytes).await? {
-                    continue;
-                }
-                // Only a lapsed lease is ever replaced, so what we read back is ours unless it
-                // lapsed already.
-                match registry.get_versioned(key).await? {
-                    Some(v) if v.value == bytes => return Ok(won(v.revision, None)),
-                    _ => continue,
-                }
-            }
+            // Deleted since: create again.
+            Slot::Free => continue,
             Slot::Leased { lease, revision } if lease.lapsed(now_unix_ms) => {
                 (revision, Some(lease.reserved_by))
             }
