@@ -1,7 +1,9 @@
-//! A participant refuses to sign a transaction that was already answered, even when a
-//! coordinator (here: this node itself) orders it to: the initiator's signature alone cannot stop
-//! a replay of its own request, the cluster-wide result cache can. Nor does it take part in a
-//! session for a transaction another node holds the reservation of.
+//! Exactly once on one node. A participant refuses to sign a transaction that was already
+//! answered, even when a coordinator (here: this node itself) orders it to: the initiator's
+//! signature alone cannot stop a replay of its own request, the cluster-wide result cache can.
+//! Nor does it take part in a session for a transaction another node holds the reservation of.
+//! A coordinator given a request another node holds runs nothing: the same bytes get that
+//! node's result, other bytes `ERROR_SESSION_DUPLICATE` at once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +11,8 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey};
 use mpcium_node::context::NodeContext;
 use mpcium_node::ops::handle_start;
+use mpcium_node::request::reserve::{self, Reserved};
+use mpcium_node::results::CachedResult;
 use mpcium_node::session::control::{self, Failure, Operation, Outcome, Start};
 use mpcium_node::session::liveness::Liveness;
 use mpcium_node::session::router::{Router, RouterLimits};
@@ -193,4 +197,83 @@ async fn must_refuse(ctx: Arc<NodeContext>, router: &Router, payload: Vec<u8>) -
         .unwrap();
     let outcome: Outcome = serde_json::from_slice(&reply.payload).unwrap();
     outcome.result.unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reserved_by_another_node_is_answered_with_its_result_and_never_run_here() {
+    let server = NatsServer::must_start();
+    let (ctx, _router, registry, payload, _dir) = must_node(&server).await;
+    let key = result_key("sign/tx-1");
+    let digest = hex::encode(Sha256::digest(&payload));
+    let now = mpcium_node::results::now_unix_ms();
+    let claim = reservation::claim(
+        &registry,
+        &key,
+        "n9",
+        &digest,
+        Duration::from_secs(60),
+        now,
+        |_| false,
+    )
+    .await
+    .unwrap();
+    let Claim::Won { held, .. } = claim else {
+        panic!("n9 must win the free id, got {claim:?}")
+    };
+    let must_not_run = async { panic!("a reserved request must not run a second time") };
+    let never_final = |_: &()| -> Option<CachedResult> { None };
+
+    // Other bytes under the reserved id: refused at once.
+    let mut other: SignTxMessage = SignTxMessage::from_json(&payload).unwrap();
+    other.tx = b"pay mallory".to_vec();
+    let refused = reserve::run(
+        &ctx,
+        "sign/tx-1",
+        &other.to_json(),
+        Duration::from_secs(60),
+        must_not_run,
+        never_final,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.code().to_string(),
+        "ERROR_SESSION_DUPLICATE",
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("node n9"), "{refused}");
+
+    // The same bytes: wait for n9's result and answer with it.
+    let waiting = tokio::spawn({
+        let ctx = ctx.clone();
+        let payload = payload.clone();
+        async move {
+            reserve::run(
+                &ctx,
+                "sign/tx-1",
+                &payload,
+                Duration::from_secs(60),
+                async { panic!("a reserved request must not run a second time") },
+                |_: &()| -> Option<CachedResult> { None },
+            )
+            .await
+        }
+    });
+    let result = CachedResult {
+        request_digest: digest,
+        subject: "ignored".into(),
+        payload: b"n9's signature".to_vec(),
+        expires_unix_ms: None,
+    };
+    let bytes = mpcium_node::results::encode(result, Duration::from_secs(3600)).unwrap();
+    assert!(reservation::finish(&registry, &held, &bytes).await.unwrap());
+    let answered = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("answered within the wait")
+        .unwrap()
+        .unwrap();
+    match answered {
+        Reserved::Answered(cached) => assert_eq!(cached.payload, b"n9's signature"),
+        other => panic!("expected n9's result, got {other:?}"),
+    }
 }
