@@ -8,7 +8,6 @@ use mpcium_protocol::{
     ClientId, ErrorCode, GenerateKeyMessage, KeyType, KeygenResultEvent, ResharingMessage,
     ResharingResultEvent, SignTxMessage, SigningResultEvent,
 };
-
 use mpcium_state::config::Deadlines;
 
 use super::reserve::{self, Reserved, LEASE_TTL};
