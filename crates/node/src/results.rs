@@ -1,4 +1,4 @@
-//! The cluster-wide result cache: every final result a node published, under
+//! The cluster-wide result cache's entries: every final result a node published, under
 //! `mpc_results/<operation>/<id>` in the shared registry with the digest of the request that
 //! produced it, so a repeated request (same id, same bytes) is answered again by whichever node
 //! takes it — across restarts — and the same id with other bytes is refused.
@@ -7,16 +7,16 @@
 //! each holds its expiry time, and an expired one counts as absent; the NATS KV bucket also drops
 //! them (its max age), Consul keeps them until overwritten.
 //!
-//! Ingress (`crate::request`) reads and writes it; a signing participant reads it too, so it never
-//! signs an already answered transaction again, whoever coordinates.
+//! The same key holds the request's reservation while it runs; `crate::request::reserve` reads
+//! and writes both, and a signing participant checks it, so it never signs an already answered
+//! transaction again, whoever coordinates.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mpcium_state::registry::{result_key, AnyRegistry, Registry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{BadRequest, Io, NodeError};
+use crate::error::{Io, NodeError};
 
 /// A published result, cached so a repeated request gets it again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ pub struct CachedResult {
     pub subject: String,
     /// The published result.
     pub payload: Vec<u8>,
-    /// When the entry expires (Unix milliseconds); set by [`store`]. Absent in entries written
+    /// When the entry expires (Unix milliseconds); set by [`encode`]. Absent in entries written
     /// before expiry existed: those never expire here (NATS drops them by max age).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_unix_ms: Option<u64>,
@@ -39,7 +39,8 @@ impl CachedResult {
     }
 }
 
-fn now_unix_ms() -> u64 {
+/// The wall clock in Unix milliseconds (result and lease expiry are judged with it).
+pub fn now_unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -66,49 +67,18 @@ pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The cached result for `key`, if the same request was answered before and the entry has not
-/// expired. A different request under the same key is refused as a duplicate.
-pub async fn lookup(
-    registry: &AnyRegistry,
-    key: &str,
-    request_digest: &str,
-) -> Result<Option<CachedResult>, NodeError> {
-    let Some(bytes) = registry
-        .get(&result_key(key))
-        .await
-        .map_err(|e| NodeError::io(Io::StorageRead, format!("result cache: {e}")))?
-    else {
-        return Ok(None);
-    };
-    let cached: CachedResult = serde_json::from_slice(&bytes)
-        .map_err(|e| NodeError::io(Io::Corrupt, format!("cached result: {e}")))?;
-    if cached.expired(now_unix_ms()) {
-        return Ok(None);
-    }
-    if cached.request_digest != request_digest {
-        return Err(NodeError::bad_request(
-            BadRequest::Duplicate,
-            format!("{key} was already used by a different request"),
-        ));
-    }
-    Ok(Some(cached))
-}
-
-/// Caches `result` under `key` for `ttl`.
-pub async fn store(
-    registry: &AnyRegistry,
-    key: &str,
-    mut result: CachedResult,
-    ttl: Duration,
-) -> Result<(), NodeError> {
+/// `result` as stored in the registry, expiring `ttl` from now.
+pub fn encode(mut result: CachedResult, ttl: Duration) -> Result<Vec<u8>, NodeError> {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     result.expires_unix_ms = Some(now_unix_ms().saturating_add(ttl_ms));
-    let bytes =
-        serde_json::to_vec(&result).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
-    registry
-        .put(&result_key(key), &bytes)
-        .await
-        .map_err(|e| NodeError::io(Io::StorageWrite, format!("result cache: {e}")))
+    serde_json::to_vec(&result).map_err(|e| NodeError::io(Io::Encode, e.to_string()))
+}
+
+/// A stored result, or `None` when the bytes are not one or it has expired.
+pub fn decode_live(bytes: &[u8]) -> Option<CachedResult> {
+    serde_json::from_slice::<CachedResult>(bytes)
+        .ok()
+        .filter(|cached| !cached.expired(now_unix_ms()))
 }
 
 #[cfg(test)]

@@ -40,7 +40,8 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
     let span =
         tracing::info_span!("session", op = ?start.operation, nonce = %start.nonce, %coordinator);
     let in_flight = crate::metrics::session_started(start.operation);
-    let result = tracing::Instrument::instrument(participate(ctx.clone(), &start), span).await;
+    let result =
+        tracing::Instrument::instrument(participate(ctx.clone(), &coordinator, &start), span).await;
     drop(in_flight);
     if let Err(error) = &result {
         tracing::warn!(nonce = %start.nonce, code = %error.code(), reason = %error, "session part failed");
@@ -48,8 +49,14 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
     orchestrate::report(&ctx.sessions, coordinator, &start.nonce, result).await;
 }
 
-/// This node's part of the session `start` orders.
-async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
+/// This node's part of the session `start` orders, unless another node than `coordinator`
+/// holds the request's reservation.
+async fn participate(
+    ctx: Arc<NodeContext>,
+    coordinator: &str,
+    start: &Start,
+) -> Result<Output, NodeError> {
+    crate::request::reserve::admit(&ctx, coordinator, start).await?;
     match start.operation {
         Operation::AuxInfo => aux::participate(ctx, start).await,
         Operation::Keygen => keygen::participate(ctx, start).await,

@@ -3,8 +3,9 @@
 //! [`coordinate`]: the wallet's committee (from this node's keyinfo, or the registry's when this
 //! node holds no share) → `threshold` ready holders chosen deterministically per transaction →
 //! the session → every participant reported the same signature → the result event.
-//! [`participate`]: verify the initiator's request itself, refuse an already answered
-//! transaction, sign only with the committee this node recorded at keygen.
+//! [`participate`]: verify the initiator's request itself (an already answered transaction is
+//! refused before, by `request::reserve::admit`), sign only with the committee this node
+//! recorded at keygen.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,7 +22,6 @@ use super::agreed;
 use super::wallet::{self, CommitteeIndices};
 use crate::context::NodeContext;
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
-use crate::results;
 use crate::session::control::{Operation, Output, Start};
 use crate::session::io::{engine_error, participants, run_error, run_protocol, SessionIo};
 use crate::session::orchestrate;
@@ -170,18 +170,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         NodeError::bad_request(BadRequest::Undecodable(e.error_code()), e.to_string())
     })?;
     ctx.authenticate_signing(&request)?;
-    // Never a second signature for an answered transaction, even if a coordinator asks: the
-    // initiator's signature alone cannot stop a replay of its own request.
-    let cache_key = results::signing_key(&request.tx_id);
-    if results::lookup(&ctx.registry, &cache_key, &results::digest(&start.request))
-        .await?
-        .is_some()
-    {
-        return Err(NodeError::bad_request(
-            BadRequest::Duplicate,
-            format!("transaction {} was already signed", request.tx_id),
-        ));
-    }
+    // An answered transaction was refused before this (`request::reserve::admit`).
     let wallet = request.wallet_id.clone();
     let info = wallet::load_keyinfo(&ctx.store, request.key_type, &wallet)?.ok_or_else(|| {
         NodeError::bad_request(

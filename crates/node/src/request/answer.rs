@@ -1,18 +1,33 @@
 //! Answering one client request: decode it (an undecodable request is still answered when its id
-//! can be read), authenticate it, look it up in the result cache, run the operation's
-//! coordinator, and turn the outcome — success or error — into the one [`Reply`] to publish.
+//! can be read), authenticate it, reserve its id ([`super::reserve`]: wait for the same request
+//! running elsewhere, answer a repeat from the stored result), run the operation's coordinator,
+//! and turn the outcome — success or error — into the one [`Reply`] to publish.
 
 use mpcium_protocol::subjects::ResultKind;
 use mpcium_protocol::{
     ClientId, ErrorCode, GenerateKeyMessage, KeyType, KeygenResultEvent, ResharingMessage,
     ResharingResultEvent, SignTxMessage, SigningResultEvent,
 };
+use mpcium_state::config::Deadlines;
 
+use super::reserve::{self, Reserved, LEASE_TTL};
 use crate::context::NodeContext;
 use crate::error::NodeError;
 use crate::ops;
 use crate::results::{self, CachedResult};
 use crate::session::control::Operation;
+
+/// What became of a request.
+#[derive(Debug)]
+pub enum Answer {
+    /// Publish this.
+    Reply(Reply),
+    /// Nothing identifies the request: it cannot be answered.
+    Unanswerable,
+    /// Nothing to publish from this node now (another node holds or took over its reservation,
+    /// or did not finish within the wait): deliver it again later.
+    Redeliver(String),
+}
 
 /// What to publish for a request.
 #[derive(Debug)]
@@ -29,37 +44,29 @@ pub struct Reply {
     pub subject: String,
     /// The result event, JSON.
     pub payload: Vec<u8>,
-    /// SHA-256 of the request bytes, hex.
-    pub request_digest: String,
-    /// Set for results that must be returned again for a repeated request.
-    pub cache_key: Option<String>,
 }
 
-impl Reply {
-    /// The cache entry for this reply.
-    pub fn cached(&self) -> CachedResult {
-        CachedResult {
-            request_digest: self.request_digest.clone(),
-            subject: self.subject.clone(),
-            payload: self.payload.clone(),
-            expires_unix_ms: None,
-        }
-    }
-}
-
-/// Answers a request of `op`; `None` when nothing identifies it (it cannot be answered).
+/// Answers a request of `op`.
 pub async fn answer(
     ctx: &NodeContext,
     op: Operation,
     payload: &[u8],
     client: Option<&ClientId>,
-) -> Option<Reply> {
-    match op {
+) -> Answer {
+    let answered = match op {
         Operation::Keygen => keygen(ctx, payload, client).await,
         Operation::Reshare => reshare(ctx, payload, client).await,
         _ => sign(ctx, payload, client).await,
+    };
+    match answered {
+        None => Answer::Unanswerable,
+        Some(Ok(reply)) => Answer::Reply(reply),
+        Some(Err(why)) => Answer::Redeliver(why),
     }
 }
+
+/// One operation's answer: `None` unanswerable, `Err` redeliver.
+type Answered = Option<Result<Reply, String>>;
 
 /// The request as a [`Reply`] source: what it is, its id, and how to phrase its results.
 struct Answering<'a> {
@@ -71,12 +78,7 @@ struct Answering<'a> {
 }
 
 impl Answering<'_> {
-    fn reply(
-        &self,
-        event_json: Vec<u8>,
-        error_code: Option<ErrorCode>,
-        cache: Option<String>,
-    ) -> Reply {
+    fn reply(&self, event_json: Vec<u8>, error_code: Option<ErrorCode>) -> Reply {
         Reply {
             key_type: self.key_type,
             error_code,
@@ -84,47 +86,45 @@ impl Answering<'_> {
             id: self.id.to_owned(),
             subject: self.kind.subject(self.client, self.id),
             payload: event_json,
-            request_digest: results::digest(self.payload),
-            cache_key: cache,
         }
     }
 
+    /// A stored result again, on this request's subject (a repeat may come from another client).
     fn cached_reply(&self, cached: CachedResult) -> Reply {
-        Reply {
-            key_type: self.key_type,
-            error_code: None,
-            kind: self.kind,
-            id: self.id.to_owned(),
-            subject: cached.subject,
-            payload: cached.payload,
-            request_digest: cached.request_digest,
-            cache_key: None,
+        self.reply(cached.payload, None)
+    }
+
+    /// The stored form of a final (successful) result.
+    fn final_result(&self, event_json: Vec<u8>) -> CachedResult {
+        CachedResult {
+            request_digest: results::digest(self.payload),
+            subject: self.kind.subject(self.client, self.id),
+            payload: event_json,
+            expires_unix_ms: None,
         }
     }
 }
 
-/// Authenticates, consults the cache under `cache_key`, and runs `coordinate` — the common path
-/// of every operation. `Ok(Err(cached))` is a cached result to republish.
-async fn run_cached<E, F>(
+/// Authenticates, then runs `coordinate` under the reservation of `cache_key` — the common path
+/// of every operation; `deadline` is the operation's own, which bounds the wait for a duplicate.
+async fn run_reserved<E, F>(
     ctx: &NodeContext,
     authenticate: impl FnOnce() -> Result<(), NodeError>,
     cache_key: &str,
     payload: &[u8],
+    deadline: std::time::Duration,
     coordinate: F,
-) -> Result<Result<E, CachedResult>, NodeError>
+    final_result: impl FnOnce(&E) -> Option<CachedResult>,
+) -> Result<Reserved<E>, NodeError>
 where
     F: std::future::Future<Output = Result<E, NodeError>>,
 {
     authenticate()?;
-    if let Some(cached) =
-        results::lookup(&ctx.registry, cache_key, &results::digest(payload)).await?
-    {
-        return Ok(Err(cached));
-    }
-    coordinate.await.map(Ok)
+    let wait = deadline + Deadlines::COORDINATOR_SLACK + LEASE_TTL;
+    reserve::run(ctx, cache_key, payload, wait, coordinate, final_result).await
 }
 
-async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Option<Reply> {
+async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Answered {
     let request = match GenerateKeyMessage::from_json(payload) {
         Ok(request) => request,
         Err(error) => {
@@ -138,7 +138,7 @@ async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) ->
             };
             let event =
                 KeygenResultEvent::failure(wallet.clone(), error.error_code(), error.to_string());
-            return Some(answering.reply(event.to_json(), event.error_code, None));
+            return Some(Ok(answering.reply(event.to_json(), event.error_code)));
         }
     };
     let wallet = request.wallet_id.clone();
@@ -150,28 +150,37 @@ async fn keygen(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) ->
         payload,
     };
     let cache_key = results::keygen_key(&wallet);
-    let outcome = run_cached(
+    // Only successes are final: a failed keygen may be retried with the same wallet id.
+    let outcome = run_reserved(
         ctx,
         || ctx.authenticate(&request),
         &cache_key,
         payload,
+        ctx.deadlines.keygen,
         ops::keygen::coordinate(ctx, &request, payload),
+        |event: &KeygenResultEvent| {
+            event
+                .error_code
+                .is_none()
+                .then(|| answering.final_result(event.to_json()))
+        },
     )
     .await;
     let event = match outcome {
-        Ok(Ok(event)) => event,
-        Ok(Err(cached)) => return Some(answering.cached_reply(cached)),
-        Err(error) => {
+        Ok(Reserved::Ran(Ok(event))) => event,
+        Ok(Reserved::Answered(cached)) => return Some(Ok(answering.cached_reply(cached))),
+        Ok(Reserved::Redeliver(why)) => return Some(Err(why)),
+        Ok(Reserved::Ran(Err(error))) | Err(error) => {
             tracing::warn!(wallet_id = %wallet, code = %error.code(), reason = %error, "keygen failed");
             KeygenResultEvent::failure(wallet.clone(), error.code(), error.client_reason())
         }
     };
-    // Only successes are final: a failed keygen may be retried with the same wallet id.
-    let cache = event.error_code.is_none().then_some(cache_key);
-    Some(answering.reply(event.to_json(), event.error_code.clone(), cache))
+    Some(Ok(
+        answering.reply(event.to_json(), event.error_code.clone())
+    ))
 }
 
-async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Option<Reply> {
+async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Answered {
     let request = match SignTxMessage::from_json(payload) {
         Ok(request) => request,
         Err(error) => {
@@ -193,7 +202,7 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
                 error.to_string(),
                 false,
             );
-            return Some(answering.reply(event.to_json(), event.error_code, None));
+            return Some(Ok(answering.reply(event.to_json(), event.error_code)));
         }
     };
     let answering = Answering {
@@ -204,18 +213,26 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
         payload,
     };
     let cache_key = results::signing_key(&request.tx_id);
-    let outcome = run_cached(
+    let outcome = run_reserved(
         ctx,
         || ctx.authenticate_signing(&request),
         &cache_key,
         payload,
+        ctx.deadlines.signing,
         ops::sign::coordinate(ctx, &request, payload),
+        |event: &SigningResultEvent| {
+            event
+                .error_code
+                .is_none()
+                .then(|| answering.final_result(event.to_json()))
+        },
     )
     .await;
     let event = match outcome {
-        Ok(Ok(event)) => event,
-        Ok(Err(cached)) => return Some(answering.cached_reply(cached)),
-        Err(error) => {
+        Ok(Reserved::Ran(Ok(event))) => event,
+        Ok(Reserved::Answered(cached)) => return Some(Ok(answering.cached_reply(cached))),
+        Ok(Reserved::Redeliver(why)) => return Some(Err(why)),
+        Ok(Reserved::Ran(Err(error))) | Err(error) => {
             tracing::warn!(tx_id = %request.tx_id, code = %error.code(), reason = %error, "signing failed");
             SigningResultEvent::failure(
                 request.network_internal_code.clone(),
@@ -227,11 +244,12 @@ async fn sign(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> O
             )
         }
     };
-    let cache = event.error_code.is_none().then_some(cache_key);
-    Some(answering.reply(event.to_json(), event.error_code.clone(), cache))
+    Some(Ok(
+        answering.reply(event.to_json(), event.error_code.clone())
+    ))
 }
 
-async fn reshare(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Option<Reply> {
+async fn reshare(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -> Answered {
     let request = match ResharingMessage::from_json(payload) {
         Ok(request) => request,
         Err(error) => {
@@ -251,7 +269,7 @@ async fn reshare(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -
                 error.error_code(),
                 error.to_string(),
             );
-            return Some(answering.reply(event.to_json(), event.error_code, None));
+            return Some(Ok(answering.reply(event.to_json(), event.error_code)));
         }
     };
     let session = request.session_id.clone();
@@ -263,18 +281,27 @@ async fn reshare(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -
         payload,
     };
     let cache_key = results::reshare_key(&session);
-    let outcome = run_cached(
+    // Only successes are final: a failed reshare may be retried with the same session id.
+    let outcome = run_reserved(
         ctx,
         || ctx.authenticate(&request),
         &cache_key,
         payload,
+        ctx.deadlines.reshare,
         ops::reshare::coordinate::coordinate(ctx, &request, payload),
+        |event: &ResharingResultEvent| {
+            event
+                .error_code
+                .is_none()
+                .then(|| answering.final_result(event.to_json()))
+        },
     )
     .await;
     let event = match outcome {
-        Ok(Ok(event)) => event,
-        Ok(Err(cached)) => return Some(answering.cached_reply(cached)),
-        Err(error) => {
+        Ok(Reserved::Ran(Ok(event))) => event,
+        Ok(Reserved::Answered(cached)) => return Some(Ok(answering.cached_reply(cached))),
+        Ok(Reserved::Redeliver(why)) => return Some(Err(why)),
+        Ok(Reserved::Ran(Err(error))) | Err(error) => {
             tracing::warn!(session_id = %session, wallet_id = %request.wallet_id, code = %error.code(), reason = %error, "reshare failed");
             ResharingResultEvent::failure(
                 request.wallet_id.clone(),
@@ -285,13 +312,13 @@ async fn reshare(ctx: &NodeContext, payload: &[u8], client: Option<&ClientId>) -
             )
         }
     };
-    // Only successes are final: a failed reshare may be retried with the same session id.
-    let cache = event.error_code.is_none().then_some(cache_key);
-    Some(answering.reply(event.to_json(), event.error_code.clone(), cache))
+    Some(Ok(
+        answering.reply(event.to_json(), event.error_code.clone())
+    ))
 }
 
 /// A string field of a request that failed strict decoding, so its error can still be routed.
-fn lenient_field(payload: &[u8], field: &str) -> Option<String> {
+pub(crate) fn lenient_field(payload: &[u8], field: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let text = value.get(field)?.as_str()?;
     mpcium_protocol::ids::check_id(text).ok()?;

@@ -2,8 +2,9 @@
 //! from the reference's core-NATS resharing subject), answer each on a task of its own, publish
 //! exactly one result, and tell JetStream what became of the message.
 //!
-//! Ack policy: `ack` once the result is published (cached first when final); `Nak` with a delay
-//! when it could not be published, so the request is delivered again; `Term` for input that names
+//! Ack policy: `ack` once the result is published (stored first when final); `Nak` with a delay
+//! when it could not be published or another node holds the request's reservation
+//! ([`super::reserve`]), so the request is delivered again; `Term` for input that names
 //! no request (it can never be answered); `Progress` every [`PROGRESS_EVERY`] while a request runs,
 //! so JetStream does not redeliver it to another node meanwhile.
 
@@ -19,10 +20,9 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::answer::answer;
+use super::answer::{answer, Answer};
 use super::streams::{ensure_request_stream, publish_result, request_consumer, JetStreamError};
 use crate::context::NodeContext;
-use crate::results;
 use crate::session::control::Operation;
 
 /// How often a long-running request is reported to JetStream as still in progress.
@@ -291,15 +291,16 @@ async fn handle(ctx: &NodeContext, js: &jetstream::Context, message: &Message, o
 
 /// How answering a request ended.
 enum Responded {
-    /// The result is published (and cached when final).
+    /// The result is published (and stored when final).
     Published,
     /// Nothing identifies the request: it cannot be answered, only dropped for good.
     Unanswerable,
-    /// The result could not be published; the request should be delivered again.
+    /// No result was published (it could not be, or another node answers the request); the
+    /// request should be delivered again.
     NotPublished,
 }
 
-/// Answers a request, caches a final result and publishes it.
+/// Answers a request and publishes the result (a final one is stored by then).
 async fn respond(
     ctx: &NodeContext,
     js: &jetstream::Context,
@@ -308,9 +309,16 @@ async fn respond(
     op: Operation,
 ) -> Responded {
     let started = Instant::now();
-    let Some(reply) = answer(ctx, op, payload, client_id).await else {
-        tracing::warn!(?op, "terminated an undecodable request that names no id");
-        return Responded::Unanswerable;
+    let reply = match answer(ctx, op, payload, client_id).await {
+        Answer::Reply(reply) => reply,
+        Answer::Unanswerable => {
+            tracing::warn!(?op, "terminated an undecodable request that names no id");
+            return Responded::Unanswerable;
+        }
+        Answer::Redeliver(reason) => {
+            tracing::warn!(?op, %reason, "no result from this node; the request will be redelivered");
+            return Responded::NotPublished;
+        }
     };
     crate::metrics::request_finished(
         op,
@@ -319,16 +327,8 @@ async fn respond(
         started.elapsed(),
     );
     tracing::Span::current().record("id", reply.id.as_str());
-    // Cache before publishing: a client may repeat the request the moment it sees the result.
-    if let Some(key) = &reply.cache_key {
-        if let Err(error) =
-            results::store(&ctx.registry, key, reply.cached(), ctx.result_cache_ttl).await
-        {
-            tracing::error!(%error, "cannot cache result; a repeated request would run again");
-        }
-    }
     // Unique per handling: a retried publish of this result is absorbed by JetStream, while a
-    // repeated request gets its (cached) result published again.
+    // repeated request gets its (stored) result published again.
     let delivery = uuid::Uuid::new_v4().simple().to_string();
     let msg_id = result_msg_id(reply.kind, client_id, &reply.id, Some(&delivery));
     if let Err(error) = publish_result(js, reply.subject.clone(), &msg_id, reply.payload).await {

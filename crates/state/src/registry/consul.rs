@@ -1,8 +1,8 @@
 //! The Consul backend: Consul's KV HTTP API over plain HTTP with `reqwest`.
 //!
 //! Endpoints used: `GET /v1/kv/<key>` (JSON array, base64 `Value`; `404` = missing),
-//! `GET /v1/kv/<prefix>?recurse=true`, `PUT /v1/kv/<key>[?cas=0]` (raw body; replies `true` or
-//! `false`), `DELETE /v1/kv/<key>` and `GET /v1/status/leader` for health. `X-Consul-Token` and
+//! `GET /v1/kv/<prefix>?recurse=true`, `PUT /v1/kv/<key>[?cas=<index>]` (raw body; replies
+//! `true` or `false`; `cas=0` creates only, `cas=N` writes only while `ModifyIndex` is `N`), `DELETE /v1/kv/<key>` and `GET /v1/status/leader` for health. `X-Consul-Token` and
 //! HTTP basic auth are sent when configured; every request has a timeout.
 //!
 //! Readiness: Consul KV has no TTL without sessions, so `mpc_ready/<node id>` holds the time the
@@ -19,7 +19,7 @@ use mpcium_protocol::nats_url::redact_url;
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Registry, RegistryError, READY_PREFIX};
+use super::{Registry, RegistryError, Versioned, READY_PREFIX};
 
 /// Default timeout of each Consul request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,6 +82,8 @@ pub struct ConsulRegistry {
 struct KvEntry {
     key: String,
     value: Option<String>,
+    #[serde(default)]
+    modify_index: u64,
 }
 
 impl ConsulRegistry {
@@ -268,6 +270,20 @@ impl ConsulRegistry {
         response: Response,
         key: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, RegistryError> {
+        Ok(self
+            .versioned_entries(response, key)
+            .await?
+            .into_iter()
+            .map(|(k, v)| (k, v.value))
+            .collect())
+    }
+
+    /// The entries of a KV answer with their `ModifyIndex`.
+    async fn versioned_entries(
+        &self,
+        response: Response,
+        key: &str,
+    ) -> Result<Vec<(String, Versioned)>, RegistryError> {
         let entries: Vec<KvEntry> = response.json().await.map_err(|e| {
             Self::malformed(
                 key,
@@ -285,7 +301,11 @@ impl ConsulRegistry {
                             Self::malformed(&entry.key, format!("value is not base64: {e}"))
                         })?,
                 };
-                Ok((entry.key, value))
+                let versioned = Versioned {
+                    value,
+                    revision: entry.modify_index,
+                };
+                Ok((entry.key, versioned))
             })
             .collect()
     }
@@ -317,6 +337,20 @@ impl ConsulRegistry {
                 format!("put answered {other:?}, not true/false"),
             )),
         }
+    }
+
+    /// The `ModifyIndex` of the `value` just written at `key` (Consul's PUT answers only
+    /// `true`); `None` if another writer replaced it in between, superseding ours.
+    async fn written_revision(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
+        Ok(self
+            .get_versioned(key)
+            .await?
+            .filter(|v| v.value == value)
+            .map(|v| v.revision))
     }
 }
 
@@ -370,8 +404,44 @@ impl Registry for ConsulRegistry {
             .collect())
     }
 
-    async fn create(&self, key: &str, value: &[u8]) -> Result<bool, RegistryError> {
-        self.put_cas(key, value, Some(0)).await
+    async fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
+        if !self.put_cas(key, value, Some(0)).await? {
+            return Ok(None);
+        }
+        self.written_revision(key, value).await
+    }
+
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, RegistryError> {
+        let Some(response) = self.send(Method::GET, self.kv_url(key)?, key, None).await? else {
+            return Ok(None);
+        };
+        let found = self
+            .versioned_entries(response, key)
+            .await?
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v);
+        match found {
+            Some(v) if v.revision == 0 => Err(Self::malformed(key, "consul sent no ModifyIndex")),
+            found => Ok(found),
+        }
+    }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        value: &[u8],
+        revision: u64,
+    ) -> Result<Option<u64>, RegistryError> {
+        // `cas=0` would mean create-only; a real revision is never 0.
+        if revision == 0 || !self.put_cas(key, value, Some(revision)).await? {
+            return Ok(None);
+        }
+        self.written_revision(key, value).await
     }
 
     async fn healthy(&self) -> Result<(), RegistryError> {

@@ -9,6 +9,9 @@
 //!   `threshold_keyinfo`), readiness with a per-key TTL; one moving part fewer. Needs
 //!   nats-server ≥ 2.11. Tested against the real server.
 //!
+//! [`reservation`] builds exactly-once leases on the atomic operations (`create`,
+//! `compare_and_set`).
+//!
 //! Callers that pick the backend at run time use [`AnyRegistry`]. Keys use `/` as the separator
 //! in every backend (Consul's form); values are bytes.
 
@@ -18,6 +21,7 @@ mod keys;
 mod nats;
 mod nats_key;
 mod ready_view;
+pub mod reservation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -33,6 +37,16 @@ pub use nats::{NatsKvRegistry, NatsKvSettings};
 pub use ready_view::{ReadyView, CONSUL_REFRESH};
 
 use crate::store::KeyType;
+
+/// A value with its revision: the NATS KV sequence or Consul's `ModifyIndex`, which
+/// [`Registry::compare_and_set`] names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    /// The value.
+    pub value: Vec<u8>,
+    /// Its revision.
+    pub revision: u64,
+}
 
 /// What [`Registry::register_peer`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +65,8 @@ pub enum PeerRegistration {
 /// # Cancel safety
 /// Dropping a call's future (e.g. in `select!`) may leave its write applied or not; every
 /// operation can simply be repeated (`put`, `delete`, `set_ready` are idempotent; a repeated
-/// `create`/`register_peer` reports the value already there).
+/// `create`/`register_peer` reports the value already there; a repeated `compare_and_set` reports
+/// a conflict, so read the value again to see whether it was yours).
 pub trait Registry: Send + Sync {
     /// Writes `value` at `key`, replacing any value.
     fn put(
@@ -73,12 +88,37 @@ pub trait Registry: Send + Sync {
         prefix: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, Vec<u8>>, RegistryError>> + Send;
 
+    /// Writes `value` at `key` only if `key` is absent; the new revision, or `None` when the key
+    /// exists.
+    fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> impl Future<Output = Result<Option<u64>, RegistryError>> + Send;
+
     /// Writes `value` at `key` only if `key` is absent; returns whether it wrote.
     fn create(
         &self,
         key: &str,
         value: &[u8],
-    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send {
+        async move { Ok(self.create_versioned(key, value).await?.is_some()) }
+    }
+
+    /// The value at `key` with its revision, if any.
+    fn get_versioned(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Versioned>, RegistryError>> + Send;
+
+    /// Replaces the value at `key` only if its revision is still `revision` (an atomic
+    /// compare-and-set); the new revision, or `None` when the key changed or vanished meanwhile.
+    fn compare_and_set(
+        &self,
+        key: &str,
+        value: &[u8],
+        revision: u64,
+    ) -> impl Future<Output = Result<Option<u64>, RegistryError>> + Send;
 
     /// Succeeds if the backend is reachable and able to serve writes.
     fn healthy(&self) -> impl Future<Output = Result<(), RegistryError>> + Send;
@@ -225,10 +265,33 @@ impl Registry for AnyRegistry {
         }
     }
 
-    async fn create(&self, key: &str, value: &[u8]) -> Result<bool, RegistryError> {
+    async fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
         match self {
-            AnyRegistry::Consul(r) => r.create(key, value).await,
-            AnyRegistry::Nats(r) => r.create(key, value).await,
+            AnyRegistry::Consul(r) => r.create_versioned(key, value).await,
+            AnyRegistry::Nats(r) => r.create_versioned(key, value).await,
+        }
+    }
+
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, RegistryError> {
+        match self {
+            AnyRegistry::Consul(r) => r.get_versioned(key).await,
+            AnyRegistry::Nats(r) => r.get_versioned(key).await,
+        }
+    }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        value: &[u8],
+        revision: u64,
+    ) -> Result<Option<u64>, RegistryError> {
+        match self {
+            AnyRegistry::Consul(r) => r.compare_and_set(key, value, revision).await,
+            AnyRegistry::Nats(r) => r.compare_and_set(key, value, revision).await,
         }
     }
 

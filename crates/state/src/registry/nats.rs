@@ -17,7 +17,8 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 
 use super::{
-    nats_key, Registry, RegistryError, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX, RESULTS_PREFIX,
+    nats_key, Registry, RegistryError, Versioned, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX,
+    RESULTS_PREFIX,
 };
 
 /// How long the server keeps the marker it writes when a readiness key expires.
@@ -245,16 +246,53 @@ impl Registry for NatsKvRegistry {
         Ok(out)
     }
 
-    async fn create(&self, key: &str, value: &[u8]) -> Result<bool, RegistryError> {
+    async fn create_versioned(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Option<u64>, RegistryError> {
         let (bucket, kv_key) = self.locate(key)?;
         match bucket
             .kv
             .create(kv_key, Bytes::copy_from_slice(value))
             .await
         {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(nats_error("create", key)(e)),
+        }
+    }
+
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, RegistryError> {
+        let (bucket, kv_key) = self.locate(key)?;
+        let entry = bucket
+            .kv
+            .entry(kv_key)
+            .await
+            .map_err(nats_error("get", key))?;
+        Ok(entry
+            .filter(|e| e.operation == kv::Operation::Put)
+            .map(|e| Versioned {
+                value: e.value.to_vec(),
+                revision: e.revision,
+            }))
+    }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        value: &[u8],
+        revision: u64,
+    ) -> Result<Option<u64>, RegistryError> {
+        let (bucket, kv_key) = self.locate(key)?;
+        match bucket
+            .kv
+            .update(kv_key, Bytes::copy_from_slice(value), revision)
+            .await
+        {
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(e) => Err(nats_error("compare-and-set", key)(e)),
         }
     }
 
