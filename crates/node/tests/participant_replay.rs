@@ -75,6 +75,7 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         require_extended_requests: false,
         share_wipe_grace: Duration::from_secs(3600),
         result_cache_ttl: Duration::from_secs(3600),
+        presign: Arc::new(mpcium_node::ops::presign::Pools::disabled()),
     });
     let tasks = tokio_util::task::TaskTracker::new();
     tokio::spawn(mpcium_node::inbound::route(ctx.clone(), inbound, tasks));
