@@ -283,8 +283,24 @@ pub fn set_presignature_pool_depth(wallet: &str, depth: u64) {
 /// Counts a message-mode ECDSA request this node coordinated: signed from a presignature
 /// (`hit`) or not.
 pub fn presignature_pool_request(hit: bool) {
-    let result = if hit { "hit" } else { "miss" };
-    ::metrics::counter!(PRESIGNATURE_POOL_REQUESTS_TOTAL, "result" => result).increment(1);
+    ::metrics::counter!(PRESIGNATURE_POOL_REQUESTS_TOTAL, "result" => pool_result(hit))
+        .increment(1);
+}
+
+/// Exports both pool request counters from 0 (pools are on, no request seen yet).
+pub fn presignature_pool_requests_from_zero() {
+    for hit in [true, false] {
+        ::metrics::counter!(PRESIGNATURE_POOL_REQUESTS_TOTAL, "result" => pool_result(hit))
+            .increment(0);
+    }
+}
+
+fn pool_result(hit: bool) -> &'static str {
+    if hit {
+        "hit"
+    } else {
+        "miss"
+    }
 }
 
 /// Records a successful backup finished at `at`, and sets the backup age from it.
@@ -355,6 +371,16 @@ mod tests {
         let handle = recorder.handle();
         ::metrics::with_local_recorder(&recorder, record);
         handle.render()
+    }
+
+    #[test]
+    fn pool_request_counters_are_exported_from_zero_and_keep_counting() {
+        let text = must_render(|| {
+            presignature_pool_requests_from_zero();
+            presignature_pool_request(false);
+        });
+        assert!(text.contains(r#"mpcium_presignature_pool_requests_total{result="hit"} 0"#));
+        assert!(text.contains(r#"mpcium_presignature_pool_requests_total{result="miss"} 1"#));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub async fn run(ctx: Arc<NodeContext>) {
     if !ctx.presign.enabled() {
         return;
     }
+    crate::metrics::presignature_pool_requests_from_zero();
     let mut backoff = MIN_BACKOFF;
     loop {
         while !ctx.presign.idle() {
