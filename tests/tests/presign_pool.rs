@@ -1,14 +1,17 @@
 //! Presignature pools on a 2-of-3 cluster of real node processes: a hot wallet's pools fill
 //! in the background; a message-mode ECDSA signature is made from a presignature, verifies and
 //! uses it up on each signer, and no presignature is ever used twice; a wallet without a pool
-//! falls back to full signing; a reshare burns the pools and signing goes on.
+//! falls back to full signing; a reshare burns the pools and signing goes on; a node restored
+//! from its backup holds none, so its committee's stores disagree and requests fall back until
+//! the refill makes presignatures both hold again.
 
 use std::collections::BTreeSet;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mpcium_client::hd::compress_secp256k1;
 use mpcium_client::{Client, ClientError, ReshareRequest, SignRequest};
-use mpcium_e2e::{must_http_get, must_recover_ecdsa, Cluster, ClusterOptions};
+use mpcium_e2e::{must_find_binary, must_http_get, must_recover_ecdsa, Cluster, ClusterOptions};
 use mpcium_protocol::{ErrorCode, KeyType, MessageHash};
 use sha2::{Digest, Sha256};
 
@@ -30,11 +33,38 @@ fn cluster_options(hot: &str, target: u64) -> ClusterOptions {
 
 /// Every node's `/metrics`.
 async fn must_scrape(cluster: &Cluster) -> Vec<String> {
+    must_scrape_nodes(cluster, &[0, 1, 2]).await
+}
+
+/// The `/metrics` of the nodes `indices`.
+async fn must_scrape_nodes(cluster: &Cluster, indices: &[usize]) -> Vec<String> {
     let mut texts = Vec::new();
-    for node in &cluster.nodes {
-        texts.push(must_http_get(node.health.expect("health address"), "/metrics").await);
+    for i in indices {
+        let addr = cluster.nodes[*i].health.expect("health address");
+        texts.push(must_http_get(addr, "/metrics").await);
     }
     texts
+}
+
+/// Node `i`'s depth gauge for `wallet`, once it exports one.
+async fn must_node_depth(cluster: &Cluster, i: usize, wallet: &str) -> u64 {
+    let label = format!("wallet_id=\"{wallet}\"");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let texts = must_scrape_nodes(cluster, &[i]).await;
+        let name = "mpcium_presignature_pool_depth";
+        if texts[0]
+            .lines()
+            .any(|l| l.starts_with(name) && l.contains(&label))
+        {
+            return sum(&texts, name, &label) as u64;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {i} exports no depth for {wallet}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The sum over `texts` of the samples of `name` whose labels contain `label`.
@@ -252,4 +282,136 @@ async fn measure_message_mode_latency_from_the_pool_and_by_full_signing() {
         ));
     }
     println!("{}", report.join("\n"));
+}
+
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(must_find_binary("mpcium-cli"))
+        .args(args)
+        .output()
+        .expect("run mpcium-cli");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "mpcium-cli {args:?} failed: {text}");
+    text
+}
+
+/// The number after `word` at the start of a (trimmed) line of `text`.
+fn count_after(text: &str, word: &str) -> Option<u64> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix(word))
+        .find_map(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restored_from_its_backup_holds_no_presignatures_and_its_committee_falls_back() {
+    let hot = format!("w-hot-{}", uuid::Uuid::new_v4());
+    let mut options = cluster_options(&hot, TARGET);
+    options
+        .extra_config
+        .push_str("backup_enabled: true\nbackup_period_seconds: 1\nbackup_dir: ./backups\n");
+    let mut cluster = Cluster::must_start(options).await;
+    let client = cluster.must_client("presign-restore").await;
+    let ecdsa = must_create(&client, &hot).await;
+    must_wait_for_depth(&cluster, &hot, FULL).await;
+
+    // The leader holds two pools; stop one other node and restore the third, so every request
+    // is signed by the leader and the restored node.
+    let mut leader = None;
+    for i in 0..3 {
+        if must_node_depth(&cluster, i, &hot).await == 2 * TARGET {
+            leader = Some(i);
+        }
+    }
+    let leader = leader.expect("one node holds two pools");
+    let (restored, stopped) = ((leader + 1) % 3, (leader + 2) % 3);
+
+    let dir = cluster.nodes[restored].dir.clone();
+    let (backups, password) = (dir.join("backups"), dir.join("db.pass"));
+    let (backups, password) = (
+        backups.to_str().expect("utf-8").to_owned(),
+        password.to_str().expect("utf-8").to_owned(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let verify = [
+            "verify-backup",
+            "--backup-dir",
+            &backups,
+            "--password-file",
+            &password,
+        ];
+        let text = Command::new(must_find_binary("mpcium-cli"))
+            .args(verify)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if count_after(&text, "presignatures").is_some_and(|n| n >= TARGET) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no backup with presignatures appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cluster.must_stop(stopped).await;
+    cluster.must_stop(restored).await;
+    let store = dir.join("db").join(&cluster.nodes[restored].name);
+    std::fs::remove_file(&store).expect("wipe the node's store");
+    let store = store.to_str().expect("utf-8").to_owned();
+    let out = cli(&[
+        "recover",
+        "--backup-dir",
+        &backups,
+        "--recovery-path",
+        &store,
+        "--password-file",
+        &password,
+    ]);
+    let dropped = count_after(&out, "dropped").expect("recover reports dropped presignatures");
+    assert!(dropped >= TARGET, "{out}");
+    cluster.must_restart(restored).await;
+    assert_eq!(must_node_depth(&cluster, restored, &hot).await, 0);
+
+    // The leader's presignatures of its pool with the restored node are gone there: a request
+    // the leader coordinates from one fails on the restored node and is signed in full. The
+    // leader's refill then makes presignatures both hold, and requests hit again.
+    let up = [leader, restored];
+    let hits = |texts: &[String]| {
+        sum(
+            texts,
+            "mpcium_presignature_pool_requests_total",
+            "result=\"hit\"",
+        ) as u64
+    };
+    let mut fell_back = false;
+    let mut hit_after = false;
+    for i in 0..16 {
+        let before = hits(&must_scrape_nodes(&cluster, &up).await);
+        must_sign_message(&client, &hot, &ecdsa, &format!("after the restore {i}")).await;
+        let now = hits(&must_scrape_nodes(&cluster, &up).await);
+        let log = cluster.nodes[leader].log();
+        fell_back = fell_back || log.contains("signing from a presignature failed");
+        if fell_back && now > before {
+            hit_after = true;
+            break;
+        }
+        if fell_back {
+            // Wait for the refill rather than racing it.
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while must_node_depth(&cluster, restored, &hot).await == 0 {
+                assert!(Instant::now() < deadline, "the refill made no presignature");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    assert!(
+        fell_back,
+        "no request met the committee's disagreeing stores"
+    );
+    assert!(hit_after, "no request hit after the refill");
+    must_be_single_use(&consumed(&cluster));
 }
