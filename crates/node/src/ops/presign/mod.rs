@@ -256,7 +256,10 @@ pub fn burn_wallet(store: &Store, wallet: &str) -> Result<u64, NodeError> {
         .burn_presignature_pools(|name| PoolKey::parse(name).is_some_and(|k| k.wallet == wallet))
         .map_err(|e| NodeError::io(Io::StorageWrite, format!("burning presignatures: {e}")))?;
     tracing::info!("burned {burned} presignatures of wallet {wallet}");
-    crate::metrics::set_presignature_pool_depth(wallet, 0);
+    if burned > 0 {
+        // The wallet had pools here; the refill reports its new key's depth from now on.
+        crate::metrics::set_presignature_pool_depth(wallet, 0);
+    }
     Ok(burned)
 }
 
