@@ -47,6 +47,8 @@ pub struct NodeContext {
     pub share_wipe_grace: Duration,
     /// How long a final result stays in the result cache.
     pub result_cache_ttl: Duration,
+    /// The presignature pools of message-mode ECDSA signing.
+    pub presign: Arc<crate::ops::presign::Pools>,
 }
 
 impl std::fmt::Debug for NodeContext {

@@ -38,8 +38,12 @@ pub const NODE_READY: &str = "mpcium_node_ready";
 pub const PEERS_READY: &str = "mpcium_peers_ready";
 /// Gauge: cluster nodes in total (peers.json).
 pub const PEERS_TOTAL: &str = "mpcium_peers_total";
-/// Gauge: presignatures ready for use on this node, over all pools (0: no pool exists yet).
+/// Gauge: presignatures ready for use on this node, by `wallet_id` and `key_type`, over the
+/// wallet's pools (every path and committee); only wallets this node keeps pools for have a series.
 pub const PRESIGNATURE_POOL_DEPTH: &str = "mpcium_presignature_pool_depth";
+/// Counter: message-mode ECDSA requests this node coordinated, by `result`: `hit` (signed from
+/// a presignature) or `miss` (no usable presignature: full signing).
+pub const PRESIGNATURE_POOL_REQUESTS_TOTAL: &str = "mpcium_presignature_pool_requests_total";
 /// Gauge: seconds since the last successful backup (absent until the first one).
 pub const BACKUP_AGE_SECONDS: &str = "mpcium_backup_age_seconds";
 /// Counter: times the NATS connection was re-established after the first connect.
@@ -62,6 +66,7 @@ pub const ALL: &[&str] = &[
     PEERS_READY,
     PEERS_TOTAL,
     PRESIGNATURE_POOL_DEPTH,
+    PRESIGNATURE_POOL_REQUESTS_TOTAL,
     BACKUP_AGE_SECONDS,
     NATS_RECONNECTS_TOTAL,
     CONSUMERS_UP,
@@ -154,6 +159,10 @@ fn describe() {
     ::metrics::describe_gauge!(PEERS_READY, "cluster nodes currently marked ready");
     ::metrics::describe_gauge!(PEERS_TOTAL, "cluster nodes in peers.json");
     ::metrics::describe_gauge!(PRESIGNATURE_POOL_DEPTH, "presignatures ready for use");
+    ::metrics::describe_counter!(
+        PRESIGNATURE_POOL_REQUESTS_TOTAL,
+        "message-mode ECDSA requests served from a presignature (hit) or not (miss)"
+    );
     ::metrics::describe_gauge!(
         BACKUP_AGE_SECONDS,
         ::metrics::Unit::Seconds,
@@ -179,6 +188,7 @@ pub fn operation_label(op: Operation) -> &'static str {
         Operation::Sign => "sign",
         Operation::Reshare => "reshare",
         Operation::ReshareCommit => "reshare_commit",
+        Operation::Presign => "presign",
     }
 }
 
@@ -188,6 +198,7 @@ pub fn key_type_label(op: Operation, key_type: Option<KeyType>) -> &'static str 
     match (key_type, op) {
         (Some(key_type), _) => key_type.as_str(),
         (None, Operation::Keygen | Operation::AuxInfo) => "both",
+        (None, Operation::Presign) => "secp256k1",
         (None, Operation::Sign | Operation::Reshare | Operation::ReshareCommit) => "unknown",
     }
 }
@@ -259,9 +270,37 @@ pub fn set_readiness(node_ready: bool, peers_ready: usize, peers_total: usize) {
     ::metrics::gauge!(PEERS_TOTAL).set(peers_total as f64);
 }
 
-/// Sets the presignatures ready for use on this node (all pools together).
-pub fn set_presignature_pool_depth(depth: u64) {
-    ::metrics::gauge!(PRESIGNATURE_POOL_DEPTH).set(depth as f64);
+/// Sets the presignatures ready for use on this node for `wallet`'s ECDSA key (all its pools).
+pub fn set_presignature_pool_depth(wallet: &str, depth: u64) {
+    ::metrics::gauge!(
+        PRESIGNATURE_POOL_DEPTH,
+        "wallet_id" => wallet.to_owned(),
+        "key_type" => KeyType::Secp256k1.as_str()
+    )
+    .set(depth as f64);
+}
+
+/// Counts a message-mode ECDSA request this node coordinated: signed from a presignature
+/// (`hit`) or not.
+pub fn presignature_pool_request(hit: bool) {
+    ::metrics::counter!(PRESIGNATURE_POOL_REQUESTS_TOTAL, "result" => pool_result(hit))
+        .increment(1);
+}
+
+/// Exports both pool request counters from 0 (pools are on, no request seen yet).
+pub fn presignature_pool_requests_from_zero() {
+    for hit in [true, false] {
+        ::metrics::counter!(PRESIGNATURE_POOL_REQUESTS_TOTAL, "result" => pool_result(hit))
+            .increment(0);
+    }
+}
+
+fn pool_result(hit: bool) -> &'static str {
+    if hit {
+        "hit"
+    } else {
+        "miss"
+    }
 }
 
 /// Records a successful backup finished at `at`, and sets the backup age from it.
@@ -332,6 +371,16 @@ mod tests {
         let handle = recorder.handle();
         ::metrics::with_local_recorder(&recorder, record);
         handle.render()
+    }
+
+    #[test]
+    fn pool_request_counters_are_exported_from_zero_and_keep_counting() {
+        let text = must_render(|| {
+            presignature_pool_requests_from_zero();
+            presignature_pool_request(false);
+        });
+        assert!(text.contains(r#"mpcium_presignature_pool_requests_total{result="hit"} 0"#));
+        assert!(text.contains(r#"mpcium_presignature_pool_requests_total{result="miss"} 1"#));
     }
 
     #[test]
@@ -447,12 +496,18 @@ mod tests {
     fn readiness_gauges_hold_the_last_values_set() {
         let text = must_render(|| {
             set_readiness(true, 2, 3);
-            set_presignature_pool_depth(17);
+            set_presignature_pool_depth("w1", 17);
+            presignature_pool_request(true);
+            presignature_pool_request(false);
+            presignature_pool_request(false);
         });
         assert!(text.contains("mpcium_node_ready 1"));
         assert!(text.contains("mpcium_peers_ready 2"));
         assert!(text.contains("mpcium_peers_total 3"));
-        assert!(text.contains("mpcium_presignature_pool_depth 17"));
+        assert!(text
+            .contains(r#"mpcium_presignature_pool_depth{wallet_id="w1",key_type="secp256k1"} 17"#));
+        assert!(text.contains(r#"mpcium_presignature_pool_requests_total{result="hit"} 1"#));
+        assert!(text.contains(r#"mpcium_presignature_pool_requests_total{result="miss"} 2"#));
     }
 
     #[test]

@@ -107,8 +107,6 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     } = inputs;
     let metrics_handle =
         crate::metrics::install().map_err(|e| RuntimeError::Startup(e.to_string()))?;
-    // No presignature pool exists: every signature runs the full interactive protocol.
-    crate::metrics::set_presignature_pool_depth(0);
     let tasks = Tasks::new();
 
     let store = start_store(&config, &me).await?;
@@ -149,6 +147,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tracing::info!(node = %me.name, node_id = %me.id, "[READY] Node is ready");
     tasks.serving(background::heartbeat(ctx.clone()));
     tasks.serving(ops::aux::maintain(ctx.clone()));
+    tasks.serving(ops::presign::refill::run(ctx.clone()));
 
     start_consumers(&ctx, &settings, &client, &js, &consumers, &tasks);
 
@@ -277,6 +276,7 @@ async fn start_transport(
         require_extended_requests: settings.require_extended_requests,
         share_wipe_grace: Duration::from_secs(config.reshare_grace_seconds.max(0).unsigned_abs()),
         result_cache_ttl: settings.result_cache_ttl,
+        presign: Arc::new(ops::presign::Pools::new(settings.presignatures.clone())),
     });
     Ok((ctx, inbound, bus_task))
 }

@@ -43,7 +43,7 @@ async fn metrics_shows_recorded_series_and_the_readiness_gauges() {
         Duration::from_millis(1500),
     );
     let _session = metrics::session_started(Operation::Keygen);
-    metrics::set_presignature_pool_depth(9);
+    metrics::set_presignature_pool_depth("w9", 9);
 
     let response = reqwest::get(format!("http://{addr}/metrics"))
         .await
@@ -62,7 +62,7 @@ async fn metrics_shows_recorded_series_and_the_readiness_gauges() {
         r#"mpcium_request_duration_seconds_bucket{operation="sign",key_type="secp256k1",le="2.5"} 1"#,
         r#"mpcium_results_total{operation="sign",error_code="ERROR_SESSION_TIMEOUT"} 1"#,
         r#"mpcium_sessions_in_flight{operation="keygen"} 1"#,
-        "mpcium_presignature_pool_depth 9",
+        r#"mpcium_presignature_pool_depth{wallet_id="w9",key_type="secp256k1"} 9"#,
         "mpcium_node_ready 1",
         "mpcium_peers_ready 2",
         "mpcium_peers_total 3",

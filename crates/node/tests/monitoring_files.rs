@@ -94,6 +94,7 @@ fn the_alert_rules_cover_every_promised_condition_with_defined_metrics() {
         "MpciumSigningLatencyP99High",
         "MpciumBackupTooOld",
         "MpciumNatsReconnectStorm",
+        "MpciumPresignaturePoolEmpty",
     ] {
         assert!(alerts.contains(promised), "missing alert {promised}");
     }

@@ -85,6 +85,7 @@ async fn must_context(
         deadlines: Deadlines::default(),
         require_extended_requests,
         share_wipe_grace: Duration::from_secs(3600),
+        presign: Arc::new(mpcium_node::ops::presign::Pools::disabled()),
     }
 }
 

@@ -352,3 +352,60 @@ fn neither_the_file_nor_a_snapshot_contains_plaintext() {
     let raw = std::fs::read(&path).unwrap();
     assert!(!raw.windows(marker.len()).any(|w| w == marker));
 }
+
+#[test]
+fn a_presignature_stored_under_an_id_is_taken_by_that_id_once_even_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = must_open(&path, "pw");
+        store.put_presignature("w/a,b", 20, b"second").unwrap();
+        store.put_presignature("w/a,b", 7, b"first").unwrap();
+        store.put_presignature("w/a,c", 7, b"other pool").unwrap();
+        assert_eq!(store.presignature_ids("w/a,b").unwrap(), [7, 20]);
+        assert_eq!(
+            store
+                .take_presignature_id("w/a,b", 20)
+                .unwrap()
+                .unwrap()
+                .expose(),
+            b"second"
+        );
+        assert!(store.take_presignature_id("w/a,b", 20).unwrap().is_none());
+        assert!(store.take_presignature_id("w/a,b", 99).unwrap().is_none());
+    }
+    let store = must_open(&path, "pw");
+    assert!(store.take_presignature_id("w/a,b", 20).unwrap().is_none());
+    assert_eq!(store.presignature_ids("w/a,b").unwrap(), [7]);
+    assert_eq!(
+        store
+            .take_presignature_id("w/a,c", 7)
+            .unwrap()
+            .unwrap()
+            .expose(),
+        b"other pool"
+    );
+}
+
+#[test]
+fn burning_selected_pools_leaves_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = must_open(&dir.path().join("db"), "pw");
+    store.put_presignature("w1/x", 1, b"1").unwrap();
+    store.put_presignature("w1/y", 2, b"2").unwrap();
+    store.put_presignature("w2/x", 3, b"3").unwrap();
+    assert_eq!(
+        store
+            .burn_presignature_pools(|pool| pool.starts_with("w1/"))
+            .unwrap(),
+        2
+    );
+    assert!(store.presignature_ids("w1/x").unwrap().is_empty());
+    assert!(store.presignature_ids("w1/y").unwrap().is_empty());
+    assert_eq!(store.presignature_ids("w2/x").unwrap(), [3]);
+    store.put_presignature("w2/x", 4, b"4").unwrap();
+    assert_eq!(
+        store.presignature_pools().unwrap(),
+        [("w2/x".to_owned(), 2)]
+    );
+}

@@ -17,6 +17,8 @@ pub enum ProtocolKind {
     EcdsaPresign,
     /// CGGMP24 full interactive signing.
     EcdsaSign,
+    /// The one online round of signing from a presignature.
+    EcdsaOnlineSign,
     /// Resharing of a secp256k1 key to a new committee.
     EcdsaReshare,
     /// FROST Ed25519 distributed key generation.
@@ -35,6 +37,7 @@ impl ProtocolKind {
             Self::EcdsaKeygen => "ecdsa-keygen",
             Self::EcdsaPresign => "ecdsa-presign",
             Self::EcdsaSign => "ecdsa-sign",
+            Self::EcdsaOnlineSign => "ecdsa-online-sign",
             Self::EcdsaReshare => "ecdsa-reshare",
             Self::EddsaKeygen => "eddsa-keygen",
             Self::EddsaSign => "eddsa-sign",

@@ -1,8 +1,8 @@
 //! The operations a node runs, each with both halves in one place: the coordinator's
 //! `coordinate` (a client request in, one result event out) and the participant's `participate`
 //! (a session-start order in, this node's output out) — [`keygen`], [`sign`], [`aux`] (ECDSA
-//! preparation) and [`reshare`] — plus the wallet's shares and keyinfo in the store
-//! ([`wallet`]).
+//! preparation), [`reshare`] and the presignature pools of message-mode ECDSA signing
+//! ([`presign`]) — plus the wallet's shares and keyinfo in the store ([`wallet`]).
 //!
 //! Operations decide *what* runs and check it against this node's own state; running sessions is
 //! `crate::session`'s job, and answering the client (decoding, caching, replying) is
@@ -10,6 +10,7 @@
 
 pub mod aux;
 pub mod keygen;
+pub mod presign;
 pub mod reshare;
 pub mod sign;
 pub mod wallet;
@@ -40,9 +41,12 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
     let span =
         tracing::info_span!("session", op = ?start.operation, nonce = %start.nonce, %coordinator);
     let in_flight = crate::metrics::session_started(start.operation);
+    // Presignature refills wait while live session parts run.
+    let live = (start.operation != Operation::Presign).then(|| ctx.presign.live());
     let result =
         tracing::Instrument::instrument(participate(ctx.clone(), &coordinator, &start), span).await;
     drop(in_flight);
+    drop(live);
     if let Err(error) = &result {
         tracing::warn!(nonce = %start.nonce, code = %error.code(), reason = %error, "session part failed");
     }
@@ -63,6 +67,7 @@ async fn participate(
         Operation::Sign => sign::participate(ctx, start).await,
         Operation::Reshare => reshare::participate::participate(ctx, start).await,
         Operation::ReshareCommit => reshare::participate::commit(ctx, start).await,
+        Operation::Presign => presign::refill::participate(ctx, start).await,
     }
 }
 

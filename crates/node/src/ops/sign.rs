@@ -2,7 +2,8 @@
 //!
 //! [`coordinate`]: the wallet's committee (from this node's keyinfo, or the registry's when this
 //! node holds no share) → `threshold` ready holders chosen deterministically per transaction →
-//! the session → every participant reported the same signature → the result event.
+//! the session → every participant reported the same signature → the result event. A
+//! message-mode ECDSA request is first tried from a presignature ([`presign::online`]).
 //! [`participate`]: verify the initiator's request itself (an already answered transaction is
 //! refused before, by `request::reserve::admit`), sign only with the committee this node
 //! recorded at keygen.
@@ -18,8 +19,8 @@ use mpcium_tss::{eddsa, ProtocolKind, SessionId};
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
-use super::agreed;
 use super::wallet::{self, CommitteeIndices};
+use super::{agreed, presign};
 use crate::context::NodeContext;
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
 use crate::session::control::{Operation, Output, Start};
@@ -50,7 +51,10 @@ pub async fn coordinate(
                 )
             })?,
     };
-    let outputs = run_with_failover(ctx, &info, request, payload).await?;
+    let outputs = match presign::online::coordinate(ctx, &info, request, payload).await {
+        Some(outputs) => outputs,
+        None => run_with_failover(ctx, &info, request, payload).await?,
+    };
     let first = agreed(&outputs, ProtocolFault::Signing, "the signature")?;
     let bad = || NodeError::protocol(ProtocolFault::Signing, "reported signature is malformed");
     let event = match first {
@@ -198,8 +202,23 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     let request_id = format!("sign/{wallet}/{}/{}", request.tx_id, start.nonce);
     let deadline = ctx.deadlines.signing;
     let fault = |e| engine_error(ProtocolFault::Signing, &parts, e);
-    let output = match request.key_type {
-        KeyType::Secp256k1 => {
+    let output = match (request.key_type, start.presignature) {
+        // Refuses anything but message-mode ECDSA.
+        (_, Some(id)) => {
+            let nonce = &start.nonce;
+            presign::online::participate(
+                ctx.clone(),
+                &request,
+                &info,
+                &signers,
+                &parts,
+                me,
+                nonce,
+                id,
+            )
+            .await?
+        }
+        (KeyType::Secp256k1, None) => {
             let share = wallet::load_ecdsa_share(&ctx.store, &wallet, info.version)?;
             let committee = share.committee(signers).map_err(fault)?;
             let sid = SessionId::derive(ProtocolKind::EcdsaSign, request_id.as_bytes(), &parts);
@@ -225,7 +244,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
                 recovery_id: signature.recovery_id,
             }
         }
-        KeyType::Ed25519 => {
+        (KeyType::Ed25519, None) => {
             let share = wallet::load_eddsa_share(&ctx.store, &wallet, info.version)?;
             let share = if path.is_empty() {
                 share

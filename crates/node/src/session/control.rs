@@ -27,6 +27,9 @@ pub enum Operation {
     /// Switches every participant of a finished reshare (named by [`Start::commit_of`]) to the
     /// pending share and keyinfo.
     ReshareCommit,
+    /// One ECDSA presignature for a pool (background refill; [`Start::request`] holds the
+    /// order, [`Start::presignature`] its id).
+    Presign,
 }
 
 /// A coordinator's order to run a session. `Debug` leaves out the client's request (it holds
@@ -57,6 +60,10 @@ pub struct Start {
     /// new member without a share of it can take part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_key: Option<OldKey>,
+    /// For signing: the presignature (its id in the committee's pool) every participant must
+    /// consume, instead of running the full protocol. For presigning: the id to store it under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presignature: Option<u64>,
 }
 
 impl std::fmt::Debug for Start {
@@ -69,6 +76,7 @@ impl std::fmt::Debug for Start {
             .field("aux_run", &self.aux_run)
             .field("dealers", &self.dealers)
             .field("commit_of", &self.commit_of)
+            .field("presignature", &self.presignature)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +107,7 @@ impl Start {
             dealers: Vec::new(),
             commit_of: None,
             old_key: None,
+            presignature: None,
         }
     }
 }
@@ -149,6 +158,8 @@ pub enum Output {
     },
     /// The pending share and keyinfo of a reshare are now current on this participant.
     ReshareCommitted,
+    /// This participant stored its share of a new presignature.
+    Presigned,
 }
 
 /// The session id under which participants send their [`Outcome`] for the session started with

@@ -22,6 +22,7 @@ pub fn of_protocol(kind: ProtocolKind) -> Channel {
         ProtocolKind::EddsaKeygen => 6,
         ProtocolKind::EddsaSign => 7,
         ProtocolKind::EddsaReshare => 8,
+        ProtocolKind::EcdsaOnlineSign => 10,
     })
 }
 
@@ -40,6 +41,7 @@ mod tests {
             ProtocolKind::EddsaKeygen,
             ProtocolKind::EddsaSign,
             ProtocolKind::EddsaReshare,
+            ProtocolKind::EcdsaOnlineSign,
         ];
         let mut seen: Vec<Channel> = vec![START, OUTCOME];
         for kind in kinds {

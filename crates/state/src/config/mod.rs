@@ -21,7 +21,9 @@ use crate::identity::files::{self, FileError};
 use crate::identity::SecretText;
 
 pub use startup::{load_node_inputs, NodeInputs, StartError, StartOptions};
-pub use validate::{Deadlines, Environment, Issue, NodeSettings, ValidationError};
+pub use validate::{
+    Deadlines, Environment, Issue, NodeSettings, PresignatureSettings, ValidationError,
+};
 
 /// The whole `config.yaml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -87,6 +89,8 @@ pub struct Config {
     pub healthcheck: HealthcheckConfig,
     /// Extra authorizer signatures on requests.
     pub authorization: AuthorizationConfig,
+    /// Presignature pools for message-mode ECDSA signing.
+    pub presignatures: PresignaturesConfig,
 }
 
 impl Default for Config {
@@ -120,6 +124,7 @@ impl Default for Config {
             result_cache_ttl_seconds: DEFAULT_RESULT_CACHE_TTL_SECONDS,
             healthcheck: HealthcheckConfig::default(),
             authorization: AuthorizationConfig::default(),
+            presignatures: PresignaturesConfig::default(),
         }
     }
 }
@@ -233,6 +238,33 @@ impl Default for HealthcheckConfig {
         Self {
             enabled: false,
             address: "0.0.0.0:8080".to_owned(),
+        }
+    }
+}
+
+/// `presignatures.*`: pools of ECDSA presignatures that serve message-mode signing requests
+/// (`hash` set) with one online round instead of the full protocol.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PresignaturesConfig {
+    /// Wallets whose pools (master key and every path they sign on) this node keeps filled.
+    pub hot_wallets: Vec<String>,
+    /// Presignatures kept ready per pool (default 8; 0 turns the pools off).
+    pub target_depth: i64,
+    /// Message-mode requests for one wallet and path, coordinated by this node, after which that
+    /// pool is kept filled too (default 0: only `hot_wallets`).
+    pub auto_hot_after: i64,
+    /// Pools (wallet, path, committee) this node keeps at most (default 64).
+    pub max_pools: i64,
+}
+
+impl Default for PresignaturesConfig {
+    fn default() -> Self {
+        Self {
+            hot_wallets: Vec::new(),
+            target_depth: 8,
+            auto_hot_after: 0,
+            max_pools: 64,
         }
     }
 }
@@ -523,6 +555,20 @@ max_concurrent_signing: 10
             Some("p256")
         );
         assert_eq!(c.nats.tls.unwrap().ca_cert, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn presignature_pools_read_their_section_and_default_to_off_for_every_wallet() {
+        let c = must_parse("").config.presignatures;
+        assert!(c.hot_wallets.is_empty());
+        assert_eq!((c.target_depth, c.auto_hot_after, c.max_pools), (8, 0, 64));
+        let loaded = must_parse(
+            "presignatures: {hot_wallets: [w1, w2], target_depth: 4, auto_hot_after: 3, max_pools: 9}\n",
+        );
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+        let c = loaded.config.presignatures;
+        assert_eq!(c.hot_wallets, ["w1", "w2"]);
+        assert_eq!((c.target_depth, c.auto_hot_after, c.max_pools), (4, 3, 9));
     }
 
     #[test]

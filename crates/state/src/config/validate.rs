@@ -82,6 +82,26 @@ pub struct NodeSettings {
     pub deadlines: Deadlines,
     /// How long a final result stays in the cluster-wide result cache.
     pub result_cache_ttl: Duration,
+    /// The presignature pools (`presignatures.*`).
+    pub presignatures: PresignatureSettings,
+}
+
+/// Checked `presignatures.*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignatureSettings {
+    /// Wallets whose pools are kept filled.
+    pub hot_wallets: Vec<String>,
+    /// Presignatures kept ready per pool; 0: no pools.
+    pub target_depth: usize,
+    /// Message-mode requests after which a (wallet, path) pool is kept filled; `None`: never.
+    pub auto_hot_after: Option<u64>,
+    /// Pools kept at most.
+    pub max_pools: usize,
+}
+
+impl PresignatureSettings {
+    /// Largest `target_depth` accepted.
+    pub const MAX_TARGET_DEPTH: usize = 1024;
 }
 
 /// How long each kind of session may take on a participant, from its start to its outcome. The
@@ -230,6 +250,7 @@ impl Config {
             self.result_cache_ttl_seconds,
             &mut issues,
         );
+        let presignatures = self.check_presignatures(&mut issues);
         let settings = (|| {
             Some(NodeSettings {
                 environment: environment?,
@@ -250,9 +271,45 @@ impl Config {
                     aux_info: aux_info?,
                 },
                 result_cache_ttl: result_cache_ttl?,
+                presignatures: presignatures?,
             })
         })();
         issues.finish(settings)
+    }
+
+    fn check_presignatures(&self, issues: &mut Issues) -> Option<PresignatureSettings> {
+        let p = &self.presignatures;
+        let max = PresignatureSettings::MAX_TARGET_DEPTH;
+        let target_depth = match usize::try_from(p.target_depth) {
+            Ok(n) if n <= max => Some(n),
+            _ => {
+                issues.add(
+                    "presignatures.target_depth",
+                    format!("must be 0 to {max}, got {}", p.target_depth),
+                    "set the presignatures kept per pool (0 turns the pools off)",
+                );
+                None
+            }
+        };
+        let auto_hot_after = match u64::try_from(p.auto_hot_after) {
+            Ok(0) => Some(None),
+            Ok(n) => Some(Some(n)),
+            Err(_) => {
+                issues.add(
+                    "presignatures.auto_hot_after",
+                    format!("must be 0 or more, got {}", p.auto_hot_after),
+                    "set 0 to fill only hot_wallets' pools",
+                );
+                None
+            }
+        };
+        let max_pools = check_positive("presignatures.max_pools", p.max_pools, issues);
+        Some(PresignatureSettings {
+            hot_wallets: p.hot_wallets.clone(),
+            target_depth: target_depth?,
+            auto_hot_after: auto_hot_after?,
+            max_pools: max_pools?,
+        })
     }
 
     fn check_registry(&self, issues: &mut Issues) {
@@ -495,6 +552,28 @@ mod tests {
         assert_eq!(s.chain_code, [0xab; 32]);
         assert_eq!(s.max_concurrent_signing, 20);
         assert_eq!(s.deadlines, Deadlines::DEFAULT);
+    }
+
+    #[test]
+    fn presignature_settings_are_checked_and_zero_means_off() {
+        let s = must_config("presignatures: {hot_wallets: [w1], target_depth: 0}\n")
+            .validate_for_node(3)
+            .unwrap()
+            .presignatures;
+        assert_eq!(s.target_depth, 0);
+        assert_eq!(s.auto_hot_after, None);
+        assert_eq!(s.hot_wallets, ["w1"]);
+        let err =
+            must_config("presignatures: {target_depth: 5000, auto_hot_after: -1, max_pools: 0}\n")
+                .validate_for_node(3)
+                .unwrap_err();
+        for key in [
+            "presignatures.target_depth",
+            "presignatures.auto_hot_after",
+            "presignatures.max_pools",
+        ] {
+            assert!(err.issue(key).is_some(), "{key}: {err}");
+        }
     }
 
     #[test]

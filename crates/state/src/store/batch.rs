@@ -169,6 +169,27 @@ impl Batch {
         self
     }
 
+    /// Stores a presignature under `id` in the pool `pool` (replacing one stored under the same
+    /// id), so that every holder of a presignature can name it by the same id.
+    pub fn put_presignature(&mut self, pool: &str, id: u64, presignature: &[u8]) -> &mut Self {
+        match tables::pool_prefix(pool) {
+            Ok(mut key) => {
+                key.extend_from_slice(&id.to_be_bytes());
+                self.put(
+                    Table::Presignatures,
+                    key,
+                    presignature_label(pool, id),
+                    presignature,
+                    OnConflict::Overwrite,
+                )
+            }
+            Err(e) => {
+                self.record_error(e);
+                self
+            }
+        }
+    }
+
     /// Appends a presignature to the pool `pool`.
     pub fn push_presignature(&mut self, pool: &str, presignature: &[u8]) -> &mut Self {
         match tables::pool_prefix(pool) {
@@ -201,4 +222,9 @@ pub(crate) fn keyinfo_label(key_type: KeyType, wallet_id: &str) -> String {
 /// Words for an aux record in errors.
 pub(crate) fn aux_label(name: &str) -> String {
     format!("aux {name:?}")
+}
+
+/// Words for a presignature record in errors.
+pub(crate) fn presignature_label(pool: &str, id: u64) -> String {
+    format!("presignature #{id} of pool {pool:?}")
 }

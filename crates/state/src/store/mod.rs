@@ -7,8 +7,10 @@
 //! * the wallet's key info ([`Store::put_keyinfo`]); write it with the share in one [`Batch`];
 //! * named auxiliary data ([`Store::put_aux`]) and a pool of primes ([`Store::push_primes`],
 //!   [`Store::take_primes`]);
-//! * presignature pools: [`Store::take_presignature`] reads and deletes in one write
-//!   transaction, so a presignature can never be handed out twice, even across restarts;
+//! * presignature pools, by push order ([`Store::push_presignature`]) or by an id every holder
+//!   of a presignature shares ([`Store::put_presignature`]): [`Store::take_presignature`] and
+//!   [`Store::take_presignature_id`] read and delete in one write transaction, so a
+//!   presignature can never be handed out twice, even across restarts;
 //! * a `results` table, kept in the format for stores and backups written by earlier builds;
 //!   the node's result cache lives in the shared registry (`mpc_results/`), so any node can answer
 //!   a repeated request.

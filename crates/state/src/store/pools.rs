@@ -45,6 +45,112 @@ impl Store {
         })
     }
 
+    /// Stores a presignature under `id` in the pool `pool` (see [`Batch::put_presignature`]).
+    pub fn put_presignature(
+        &self,
+        pool: &str,
+        id: u64,
+        presignature: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        batch.put_presignature(pool, id, presignature);
+        self.commit(batch)
+    }
+
+    /// Removes and returns presignature `id` of `pool`, deleting it in the same durable
+    /// transaction that reads it; `None` if this store does not hold it. Never returns the same
+    /// presignature twice.
+    pub fn take_presignature_id(
+        &self,
+        pool: &str,
+        id: u64,
+    ) -> Result<Option<SecretBytes>, StoreError> {
+        let mut key = tables::pool_prefix(pool)?;
+        key.extend_from_slice(&id.to_be_bytes());
+        let txn = begin_durable_write(&self.inner.db)?;
+        let plaintext = {
+            let mut t = txn
+                .open_table(Table::Presignatures.def())
+                .map_err(storage)?;
+            let Some(sealed) = t
+                .get(key.as_slice())
+                .map_err(storage)?
+                .map(|v| v.value().to_vec())
+            else {
+                return Ok(None);
+            };
+            // A record that fails authentication is left in place (the transaction is dropped).
+            let plaintext = self.unseal(Table::Presignatures, &key, &sealed, || {
+                super::batch::presignature_label(pool, id)
+            })?;
+            t.remove(key.as_slice()).map_err(storage)?;
+            plaintext
+        };
+        txn.commit().map_err(storage)?;
+        Ok(Some(SecretBytes::new(plaintext)))
+    }
+
+    /// The ids of the presignatures in `pool`, ascending.
+    pub fn presignature_ids(&self, pool: &str) -> Result<Vec<u64>, StoreError> {
+        let prefix = tables::pool_prefix(pool)?;
+        let txn = self.inner.db.begin_read().map_err(storage)?;
+        let t = txn
+            .open_table(Table::Presignatures.def())
+            .map_err(storage)?;
+        let (low, high) = tables::pool_bounds(&prefix);
+        let mut ids = Vec::new();
+        for entry in t.range(low.as_slice()..=high.as_slice()).map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            ids.push(tables::trailing_u64(key.value())?);
+        }
+        Ok(ids)
+    }
+
+    /// Every presignature pool that holds at least one presignature, with how many, by name.
+    pub fn presignature_pools(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let txn = self.inner.db.begin_read().map_err(storage)?;
+        let t = txn
+            .open_table(Table::Presignatures.def())
+            .map_err(storage)?;
+        let mut pools: Vec<(String, u64)> = Vec::new();
+        for entry in t.iter().map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            let Some(name) = tables::pool_name(key.value()) else {
+                continue;
+            };
+            // Keys sort by pool, so a pool's entries are adjacent.
+            match pools.last_mut() {
+                Some((last, n)) if last == name => *n += 1,
+                _ => pools.push((name.to_owned(), 1)),
+            }
+        }
+        Ok(pools)
+    }
+
+    /// Deletes, in one durable transaction, every presignature of every pool whose name `burn`
+    /// selects (e.g. the pools of a wallet whose key was reshared); returns how many.
+    pub fn burn_presignature_pools(&self, burn: impl Fn(&str) -> bool) -> Result<u64, StoreError> {
+        let txn = begin_durable_write(&self.inner.db)?;
+        let burned = {
+            let mut t = txn
+                .open_table(Table::Presignatures.def())
+                .map_err(storage)?;
+            let mut doomed = Vec::new();
+            for entry in t.iter().map_err(storage)? {
+                let (key, _) = entry.map_err(storage)?;
+                if tables::pool_name(key.value()).is_some_and(&burn) {
+                    doomed.push(key.value().to_vec());
+                }
+            }
+            for key in &doomed {
+                t.remove(key.as_slice()).map_err(storage)?;
+            }
+            doomed.len() as u64
+        };
+        txn.commit().map_err(storage)?;
+        Ok(burned)
+    }
+
     /// Number of presignatures in the pool `pool`.
     pub fn presignature_count(&self, pool: &str) -> Result<u64, StoreError> {
         self.count(Table::Presignatures, &tables::pool_prefix(pool)?)

@@ -132,6 +132,13 @@ pub(crate) fn pool_prefix(pool: &str) -> Result<Vec<u8>, StoreError> {
     Ok(key)
 }
 
+/// The pool name of a presignature key (`u32 len ‖ pool name ‖ u64`); `None` if malformed.
+pub(crate) fn pool_name(key: &[u8]) -> Option<&str> {
+    let (len, rest) = key.split_first_chunk::<4>()?;
+    let name = rest.get(..u32::from_be_bytes(*len) as usize)?;
+    std::str::from_utf8(name).ok()
+}
+
 /// The range of keys `prefix ‖ u64` covers.
 pub(crate) fn pool_bounds(prefix: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut low = prefix.to_vec();

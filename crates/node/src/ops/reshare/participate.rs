@@ -272,6 +272,10 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Node
             format!("this node keeps no pending result of reshare {nonce} for wallet {wallet}"),
         )
     })?;
+    if key_type == mpcium_state::store::KeyType::Ecdsa {
+        // Presignatures of the old shares must never sign again.
+        crate::ops::presign::burn_wallet(&ctx.store, wallet)?;
+    }
     let old = info.version.checked_sub(1).filter(|v| *v > 0);
     // A new member had no old share: nothing to wipe.
     if let Some(old) = old.filter(|v| may_hold_share(&ctx, key_type, wallet, *v)) {
