@@ -127,6 +127,7 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
             let recorder = recorder();
             let handle = recorder.handle();
             ::metrics::set_global_recorder(recorder).ok()?;
+            limits_from_zero();
             Some(handle)
         })
         .clone()
@@ -339,14 +340,33 @@ pub enum Limit {
     RememberedSessions,
 }
 
+impl Limit {
+    const ALL: [Limit; 3] = [
+        Limit::Sessions,
+        Limit::EarlyBytes,
+        Limit::RememberedSessions,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Limit::Sessions => "sessions",
+            Limit::EarlyBytes => "early_message_bytes",
+            Limit::RememberedSessions => "remembered_sessions",
+        }
+    }
+}
+
 /// Counts one refusal at `limit`.
 pub fn limit_hit(limit: Limit) {
-    let label = match limit {
-        Limit::Sessions => "sessions",
-        Limit::EarlyBytes => "early_message_bytes",
-        Limit::RememberedSessions => "remembered_sessions",
-    };
-    ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => label).increment(1);
+    ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => limit.label()).increment(1);
+}
+
+/// Exports every limit's refusal counter from 0, so dashboards and alerts see the series
+/// before the first refusal.
+fn limits_from_zero() {
+    for limit in Limit::ALL {
+        ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => limit.label()).increment(0);
+    }
 }
 
 /// Records whether request consumer `consumer` (a fixed durable name) is up; its restart
