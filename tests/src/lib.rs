@@ -255,6 +255,15 @@ fn must_seed_store(
 impl Cluster {
     /// Starts a cluster and waits until every node is ready.
     pub async fn must_start(options: ClusterOptions) -> Cluster {
+        let mut cluster = Self::must_prepare(options).await;
+        cluster.must_start_all().await;
+        cluster
+    }
+
+    /// Lays out a cluster (servers running, node directories and seeded stores written) without
+    /// starting any node, for tests that work on the nodes' files first; then
+    /// [`Cluster::must_start_all`].
+    pub async fn must_prepare(options: ClusterOptions) -> Cluster {
         let nats = NatsServer::must_start();
         let consul = match options.registry {
             RegistryBackend::Consul => Some(FakeConsul::must_start().await),
@@ -354,7 +363,7 @@ impl Cluster {
             ),
         };
         let ready = ReadyView::start(&registry, mpcium_node::background::READY_TTL);
-        let mut cluster = Cluster {
+        Cluster {
             nats,
             consul,
             nodes,
@@ -365,13 +374,16 @@ impl Cluster {
             node_ids,
             aux,
             _dir: dir,
-        };
-        for i in 0..cluster.nodes.len() {
-            cluster.spawn(i);
         }
-        let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-        cluster.must_wait_ready(&all).await;
-        cluster
+    }
+
+    /// Starts every node of a prepared cluster and waits until all are ready.
+    pub async fn must_start_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.spawn(i);
+        }
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        self.must_wait_ready(&all).await;
     }
 
     fn spawn(&mut self, i: usize) {

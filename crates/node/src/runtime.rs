@@ -149,6 +149,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tracing::info!(node = %me.name, node_id = %me.id, "[READY] Node is ready");
     tasks.serving(background::heartbeat(ctx.clone()));
     tasks.serving(ops::aux::maintain(ctx.clone()));
+    tasks.serving(ops::import::maintain(ctx.clone()));
 
     start_consumers(&ctx, &settings, &client, &js, &consumers, &tasks);
 

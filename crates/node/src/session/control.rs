@@ -27,6 +27,9 @@ pub enum Operation {
     /// Switches every participant of a finished reshare (named by [`Start::commit_of`]) to the
     /// pending share and keyinfo.
     ReshareCommit,
+    /// Confirms (and, given an aux run, converts and stores) wallets imported from a Go mpcium
+    /// cluster (`ops::import`).
+    Import,
 }
 
 /// A coordinator's order to run a session. `Debug` leaves out the client's request (it holds
@@ -118,6 +121,8 @@ pub struct Outcome {
 pub enum Output {
     /// Aux info is stored.
     AuxInfo,
+    /// The imported wallets agree with this node's (and, at commit, are stored).
+    Imported,
     /// Both keys of a wallet: compressed secp256k1 (33 bytes) and Ed25519 (32 bytes), hex.
     Keygen {
         /// Compressed secp256k1 public key, hex.
