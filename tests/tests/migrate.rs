@@ -3,7 +3,8 @@
 //! does — `mpcium-migrate`'s test support), imported on each node with the real
 //! `mpcium-cli import-mpcium`; then the real nodes agree on the imports, run a fresh aux-info
 //! generation and sign on both curves and for HD children, verified against the reference's
-//! public keys. A wrong-password and a corrupted import are refused with the store untouched.
+//! public keys. A wrong-password and a corrupted import are refused with the store untouched;
+//! holders that imported different keys for a wallet refuse it, which then stays unusable.
 
 use std::path::Path;
 use std::process::Command;
@@ -204,4 +205,54 @@ async fn a_go_clusters_wallet_is_imported_on_three_nodes_and_signs_under_its_ori
         .await
         .expect("hd eddsa sign");
     must_verify_eddsa(&signed, &message, &child.public_key);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holders_that_imported_different_keys_refuse_the_import_and_the_wallet_stays_unusable() {
+    let mut cluster = Cluster::must_prepare(ClusterOptions::default()).await;
+    let ids: Vec<String> = cluster.nodes.iter().map(|n| n.id.clone()).collect();
+    let holders: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut rng = ChaCha20Rng::seed_from_u64(61);
+    let ecdsa = ReferenceKey::random(&mut rng, KeyType::Secp256k1, WALLET, 1, &holders, 2);
+    // node2's backups hold another key for the same wallet: another public key and BigXj set.
+    let other = ReferenceKey::random(&mut rng, KeyType::Secp256k1, WALLET, 1, &holders, 2);
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let backups = node.dir.join("go-backups");
+        std::fs::create_dir_all(&backups).expect("backup dir");
+        let key = BackupKey::new(Zeroizing::new(go_password(i).into_bytes())).expect("key");
+        let held = if i == 2 { &other } else { &ecdsa };
+        write_node_backups(&mut rng, &backups, &node.name, &node.id, key, &[held])
+            .expect("write backups");
+        std::fs::write(node.dir.join("go.pass"), go_password(i)).expect("password file");
+        let out = import(&node.dir, &node.name, "go-backups");
+        assert!(
+            out.status.success(),
+            "each node's own backups are consistent"
+        );
+    }
+
+    cluster.must_start_all().await;
+    let started = Instant::now();
+    while !cluster
+        .nodes
+        .iter()
+        .any(|n| n.log().contains("holders disagree on the imported wallets"))
+    {
+        assert!(started.elapsed() < IMPORT_DEADLINE, "no refusal was logged");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(cluster
+        .registry
+        .keyinfo(StoreKeyType::Ecdsa, WALLET)
+        .await
+        .expect("registry")
+        .is_none());
+    let client = cluster.must_client("migrate").await;
+    let digest: [u8; 32] = Sha256::digest(b"must not be signed").into();
+    match client.sign(SignRequest::ecdsa_digest(WALLET, digest)).await {
+        Err(mpcium_client::ClientError::Failed { code, .. }) => {
+            assert_eq!(code, mpcium_protocol::ErrorCode::KeyNotFound)
+        }
+        other => panic!("expected ERROR_KEY_NOT_FOUND, got {other:?}"),
+    }
 }

@@ -3,7 +3,8 @@
 //! holders agree on them over the network before any of them is usable.
 //!
 //! [`maintain`] runs at start-up. For every holder set of this node's pending imports whose
-//! lowest node id is this node, once every holder is ready, it runs:
+//! lowest node id is this node, once every holder is ready and the node set's own aux info
+//! exists (so the two aux-info runs never compete for the nodes' safe primes), it runs:
 //! 1. an [`Operation::Import`] check: each holder compares the coordinator's list — key type,
 //!    wallet, version and [`ImportedShare::fingerprint`] (the public key, every holder's
 //!    evaluation point and `BigXj`, the threshold) — with its own pending imports for that set.
@@ -41,7 +42,7 @@ use crate::session::orchestrate;
 /// Names of the done markers: `mpcium-import-done/<ecdsa|eddsa>/<wallet id>` → fingerprint hex.
 const DONE_PREFIX: &str = "mpcium-import-done/";
 /// How long the coordinator waits between attempts that failed for a passing reason.
-const RETRY_EVERY: Duration = Duration::from_secs(3);
+const RETRY_EVERY: Duration = Duration::from_secs(5);
 
 /// Which step of an import a session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,27 +191,25 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
             "import participants are not a sorted set of this cluster's nodes".into(),
         ));
     }
+    let run = match order.phase {
+        Phase::Check => None,
+        Phase::Commit => Some(start.aux_run.clone().ok_or_else(|| {
+            NodeError::bad_request(BadRequest::Incomplete, "import commit names no aux run")
+        })?),
+    };
     let store = Store::clone(&ctx.store);
     let holders = start.participants.clone();
     let chain_code = ctx.chain_code;
     let me = ctx.me.clone();
-    let aux = match order.phase {
-        Phase::Check => None,
-        Phase::Commit => {
-            let run = start.aux_run.as_deref().ok_or_else(|| {
-                NodeError::bad_request(BadRequest::Incomplete, "import commit names no aux run")
-            })?;
-            Some(aux::load(&ctx.store, &parts, run)?.ok_or_else(|| {
+    tokio::task::spawn_blocking(move || {
+        let remaining = check(&store, &holders, &order)?;
+        if let Some(run) = run {
+            let aux = aux::load(&store, &parts, &run)?.ok_or_else(|| {
                 NodeError::bad_request(
                     BadRequest::Incomplete,
                     format!("this node lacks aux-info run {run} for the holder set"),
                 )
-            })?)
-        }
-    };
-    tokio::task::spawn_blocking(move || {
-        let remaining = check(&store, &holders, &order)?;
-        if let Some(aux) = aux {
+            })?;
             commit(&store, &me, &holders, &remaining, &aux, chain_code)?;
             tracing::info!(
                 keys = remaining.len(),
@@ -236,6 +235,18 @@ fn commit(
     let mut batch = Batch::new();
     for (name, share) in shares {
         let (key_type, blob, info) = convert(share, me, holders, aux, chain_code)?;
+        // A wallet created here after the import was written (a keygen with the same id) wins;
+        // the import of it is refused rather than overwriting its keyinfo.
+        if wallet::load_keyinfo(store, key_type, share.wallet_id())?.is_some() {
+            return Err(NodeError::bad_request(
+                BadRequest::KeyExists,
+                format!(
+                    "the {} key of wallet {} already exists on this node; refusing its import",
+                    share.key_type(),
+                    share.wallet_id()
+                ),
+            ));
+        }
         let info_json =
             serde_json::to_vec(&info).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
         let store_type = wallet::store_key_type(key_type);
@@ -395,7 +406,12 @@ pub async fn maintain(ctx: Arc<NodeContext>) {
                     );
                     break;
                 }
-                Err(failure) if failure.code() == ErrorCode::IncompatiblePeerIds => {
+                Err(failure)
+                    if matches!(
+                        failure.code(),
+                        ErrorCode::IncompatiblePeerIds | ErrorCode::KeyAlreadyExists
+                    ) =>
+                {
                     tracing::error!(
                         reason = %failure,
                         wallets,
@@ -405,7 +421,11 @@ pub async fn maintain(ctx: Arc<NodeContext>) {
                     break;
                 }
                 Err(failure) => {
-                    tracing::warn!(reason = %failure, "import not confirmed yet; retrying");
+                    if failure.code() == ErrorCode::ClusterNotReady {
+                        tracing::info!(reason = %failure, "import waits; retrying");
+                    } else {
+                        tracing::warn!(reason = %failure, "import not confirmed yet; retrying");
+                    }
                     tokio::time::sleep(RETRY_EVERY).await;
                 }
             }
@@ -413,8 +433,8 @@ pub async fn maintain(ctx: Arc<NodeContext>) {
     }
 }
 
-/// One attempt: every holder ready → check → fresh aux info (once: `run` keeps it) → commit →
-/// registry keyinfo.
+/// One attempt: every holder ready and the cluster's aux info in place → check → fresh aux info
+/// (once: `run` keeps it) → commit → registry keyinfo.
 async fn confirm(
     ctx: &NodeContext,
     holders: &[String],
@@ -431,6 +451,14 @@ async fn confirm(
         return Err(NodeError::not_ready(
             crate::error::NotReady::Cluster,
             format!("waiting for holders: {}", missing.join(", ")),
+        ));
+    }
+    // The cluster's own aux-info run (ops::aux::maintain) goes first: run at the same time, the
+    // two could each hold one node's only set of safe primes while waiting for another's.
+    if run.is_none() && aux::current_run(&ctx.store, &ctx.node_ids)?.is_none() {
+        return Err(NodeError::not_ready(
+            crate::error::NotReady::Cluster,
+            "waiting for the node set's aux info before the import's own run",
         ));
     }
     let order = |phase| {
