@@ -162,6 +162,12 @@ async fn a_go_clusters_wallet_is_imported_on_three_nodes_and_signs_under_its_ori
         assert!(started.elapsed() < IMPORT_DEADLINE, "import did not finish");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    assert!(
+        cluster.nodes.iter().any(|n| n
+            .log()
+            .contains("fresh aux info generated for the holder set")),
+        "the import ran its own aux-info generation"
+    );
     let info = cluster
         .registry
         .keyinfo(StoreKeyType::Ecdsa, WALLET)

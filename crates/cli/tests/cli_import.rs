@@ -137,12 +137,9 @@ fn a_backup_chain_becomes_pending_imports_and_a_repeat_changes_nothing() {
 
 /// `(X, Y)` of a compressed secp256k1 key, 64 bytes.
 fn k256_xy(compressed: &[u8]) -> Vec<u8> {
-    use mpcium_tss::ecdsa::EcdsaPublicKey;
-    EcdsaPublicKey::from_compressed(compressed.try_into().unwrap())
-        .unwrap()
-        .uncompressed_xy()
-        .unwrap()
-        .to_vec()
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    let key = k256::PublicKey::from_sec1_bytes(compressed).unwrap();
+    key.to_encoded_point(false).as_bytes()[1..].to_vec()
 }
 
 /// Runs the import expecting a refusal naming `expected`; the store file (created before with

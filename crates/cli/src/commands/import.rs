@@ -1,10 +1,12 @@
 //! `import-mpcium`: takes over one Go mpcium node's wallets, offline. Reads the node's reference
 //! backup chain (every incremental file in order; key id and GCM tag of each checked by
-//! `mpcium-migrate`), extracts and checks its tss-lib shares, converts each once with the
-//! engine's importer as a dry run, and writes them into this node's encrypted store as
-//! pending imports — in one transaction, and only after every check passed, so a refused import
-//! leaves the store as it was. The node confirms them with the other holders when it starts
-//! (`ops::import` in the node) before the wallets are usable.
+//! `mpcium-migrate`), extracts and checks its tss-lib shares (every `BigXj` on one polynomial of
+//! the keyinfo's degree through the public key, `Xi` matching its `BigXj`, distinct non-zero
+//! evaluation points) into engine-neutral records, and writes them into this node's encrypted
+//! store as pending imports — in one transaction, and only after every check passed, so a
+//! refused import leaves the store as it was. The node confirms them with the other holders when
+//! it starts, then converts them into engine shares (`ops::import` in the node); only then are
+//! the wallets usable.
 //!
 //! Passwords: the Go node's `badger_password` (the backups' key) from `--backup-password-file`,
 //! this node's database password from `--password-file`; a password without a file is read from
@@ -20,7 +22,6 @@ use mpcium_migrate::{
 };
 use mpcium_state::identity::{files, Peers, SecretText};
 use mpcium_state::store::{Batch, SecretPassword, Store};
-use mpcium_tss::import::{ecdsa_share, eddsa_share, ShareParts};
 use zeroize::Zeroizing;
 
 use crate::args::ImportMpciumArgs;
@@ -64,7 +65,7 @@ pub fn run(args: &ImportMpciumArgs) -> Result<(), CliError> {
     for file in chain.files() {
         let meta = file.metadata();
         println!(
-            "  {} (versions {}..{})",
+            "  {} (Badger versions {}..{})",
             file.label(),
             meta.since,
             meta.next_since
@@ -95,7 +96,6 @@ pub fn run(args: &ImportMpciumArgs) -> Result<(), CliError> {
         )));
     }
     for share in &extraction.shares {
-        dry_convert(share)?;
         print_share(share)?;
     }
     for (what, keys) in [
@@ -142,26 +142,6 @@ pub fn run(args: &ImportMpciumArgs) -> Result<(), CliError> {
 /// Backup and extraction errors carry their own wording (file or key, what is wrong).
 fn refused(error: impl std::fmt::Display) -> CliError {
     CliError::Import(format!("import refused, the store is untouched: {error}"))
-}
-
-/// Converts `share` into engine shares and drops them: a share the node could not convert is
-/// refused now, offline. Holders in canonical order (the node picks its own order later).
-fn dry_convert(share: &ImportedShare) -> Result<(), CliError> {
-    let points = share.evaluation_points();
-    let publics = share.public_shares();
-    let parts = ShareParts {
-        evaluation_points: &points,
-        public_shares: &publics,
-        own_position: share.own_position(),
-        secret_share: share.secret_share().expose(),
-        public_key: share.public_key(),
-        signers: share.threshold_signers(),
-    };
-    let converted = match share.key_type() {
-        KeyType::Secp256k1 => ecdsa_share(&parts, [0; 32]).map(drop),
-        KeyType::Ed25519 => eddsa_share(&parts).map(drop),
-    };
-    converted.map_err(|e| refused(format!("{} {}: {e}", share.key_type(), share.wallet_id())))
 }
 
 fn print_share(share: &ImportedShare) -> Result<(), CliError> {
