@@ -19,6 +19,10 @@
 //!    a done marker (public: the fingerprint) lets a repeated check or commit succeed.
 //!
 //! The coordinator then publishes the keyinfo to the registry, as keygen does.
+//!
+//! The check guards against imports that do not fit together (wrong, damaged or stale backups on
+//! some node): honest holders only commit a list that matches their own records. It is no defence
+//! against a lying holder; such a holder can only make the wallet unusable, as with any share.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
