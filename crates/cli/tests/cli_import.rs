@@ -1,8 +1,9 @@
 //! `import-mpcium` against reference-format backups written by `mpcium-migrate`'s test support
 //! (a random key split the tss-lib way, tss-lib JSON, Badger backup batches, the reference's
 //! encryption): a good chain becomes pending imports in the node's store and a repeated import
-//! changes nothing; a wrong password, a corrupted, truncated or incomplete chain and shares
-//! whose `BigXj` do not match are refused with the problem named and the store file unchanged.
+//! changes nothing; a wrong password, a corrupted, truncated or incomplete chain, a share version
+//! the keyinfo names but the backups lack, and shares whose `BigXj` do not match are refused with
+//! the problem named and the store file unchanged.
 
 mod support;
 
@@ -215,6 +216,41 @@ fn a_missing_incremental_backup_is_refused_without_touching_the_store() {
     must_reference(dir.path(), |_| {});
     std::fs::remove_file(backup_files(dir.path()).remove(1)).unwrap();
     must_refuse(dir.path(), ARGS, "the newest backups are missing");
+}
+
+#[test]
+fn a_missing_first_backup_is_refused_without_touching_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    must_reference(dir.path(), |_| {});
+    std::fs::remove_file(backup_files(dir.path()).remove(0)).unwrap();
+    must_refuse(dir.path(), ARGS, "earlier backups are missing");
+}
+
+#[test]
+fn a_version_the_keyinfo_names_but_the_backups_lack_is_refused_without_touching_the_store() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    must_reference(dir.path(), |_| {});
+    // The Go cluster reshared the ECDSA key to version 2 after node0's last backup.
+    let info = |version: u64| {
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            r#"{{"participant_peer_ids":["{}","{}","{}"],"threshold":1,"version":{version}}}"#,
+            NODES[0], NODES[1], NODES[2]
+        ))
+    };
+    let export = format!(
+        r#"[{{"key":"threshold_keyinfo/ecdsa:w1","flags":0,"value":"{}"}},{{"key":"threshold_keyinfo/eddsa:w1","flags":0,"value":"{}"}}]"#,
+        info(2),
+        info(1)
+    );
+    std::fs::write(dir.path().join("keyinfo.json"), export).unwrap();
+    let mut args = ARGS.to_vec();
+    args.extend(["--keyinfo", "keyinfo.json"]);
+    must_refuse(
+        dir.path(),
+        &args,
+        "keyinfo says this node holds ecdsa:w1_v2",
+    );
 }
 
 #[test]
