@@ -3,7 +3,7 @@
 //! does — `mpcium-migrate`'s test support), imported on each node with the real
 //! `mpcium-cli import-mpcium`; then the real nodes agree on the imports, run a fresh aux-info
 //! generation and sign on both curves and for HD children, verified against the reference's
-//! public keys. A wrong-password and a corrupted import are refused with the store untouched;
+//! public keys, and again after a refresh by resharing. A wrong-password and a corrupted import are refused with the store untouched;
 //! holders that imported different keys for a wallet refuse it, which then stays unusable.
 
 use std::path::Path;
@@ -11,13 +11,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mpcium_client::hd::derive_secp256k1_from_keygen;
-use mpcium_client::SignRequest;
+use mpcium_client::{ReshareRequest, SignRequest};
 use mpcium_e2e::{
     must_find_binary, must_recover_ecdsa, must_verify_eddsa, Cluster, ClusterOptions,
 };
 use mpcium_migrate::testing::{write_node_backups, ReferenceKey};
 use mpcium_migrate::{BackupKey, KeyType};
 use mpcium_protocol::hd::derive_ed25519;
+use mpcium_protocol::KeyType as ProtocolKeyType;
 use mpcium_state::registry::Registry;
 use mpcium_state::store::KeyType as StoreKeyType;
 use rand_chacha::rand_core::SeedableRng;
@@ -211,6 +212,35 @@ async fn a_go_clusters_wallet_is_imported_on_three_nodes_and_signs_under_its_ori
         .await
         .expect("hd eddsa sign");
     must_verify_eddsa(&signed, &message, &child.public_key);
+
+    // A refresh by resharing (same committee and threshold) keeps both keys, as for a native
+    // wallet, and the refreshed shares sign.
+    let mut committee = ids.clone();
+    committee.sort();
+    for key_type in [ProtocolKeyType::Secp256k1, ProtocolKeyType::Ed25519] {
+        let event = client
+            .reshare(ReshareRequest {
+                session_id: None,
+                wallet_id: WALLET.to_owned(),
+                key_type,
+                node_ids: committee.clone(),
+                new_threshold: 2,
+            })
+            .await
+            .expect("refresh");
+        assert!(event.error_code.is_none(), "{}", event.error_reason);
+    }
+    let digest: [u8; 32] = Sha256::digest(b"after the refresh").into();
+    let signed = client
+        .sign(SignRequest::ecdsa_digest(WALLET, digest))
+        .await
+        .expect("ecdsa sign after refresh");
+    must_recover_ecdsa(&signed, &digest, &ecdsa_key);
+    let signed = client
+        .sign(SignRequest::eddsa(WALLET, message.clone()))
+        .await
+        .expect("eddsa sign after refresh");
+    must_verify_eddsa(&signed, &message, eddsa.public_key());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
