@@ -260,8 +260,9 @@ impl Cluster {
         cluster
     }
 
-    /// Starts NATS (and Consul) and writes every node's files, starting no node: a test can then
-    /// set up NATS as a client would before any node runs, and call [`Cluster::must_start_nodes`].
+    /// Starts NATS (and Consul) and writes every node's files (directories, seeded stores),
+    /// starting no node: a test can then set up NATS as a client would, or work on the nodes'
+    /// files, before any node runs; then [`Cluster::must_start_nodes`].
     pub async fn must_prepare(options: ClusterOptions) -> Cluster {
         let nats = NatsServer::must_start();
         let consul = match options.registry {
@@ -376,7 +377,7 @@ impl Cluster {
         }
     }
 
-    /// Starts every node and waits until all are ready.
+    /// Starts every node of a prepared cluster and waits until all are ready.
     pub async fn must_start_nodes(&mut self) {
         for i in 0..self.nodes.len() {
             self.spawn(i);

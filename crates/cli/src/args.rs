@@ -30,6 +30,8 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Check that a backup decrypts and is complete, without restoring it.
     VerifyBackup(VerifyBackupArgs),
+    /// Import one Go mpcium node's wallets from its backups into this node's store (offline).
+    ImportMpcium(ImportMpciumArgs),
     /// Fire checked requests at a running cluster and summarise latency, throughput and errors.
     Benchmark(BenchmarkArgs),
     /// Print the version.
@@ -176,6 +178,33 @@ pub struct VerifyBackupArgs {
     #[arg(short = 'n', long)]
     pub node: Option<String>,
     /// Read the database password from this file (one trailing newline is removed).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `import-mpcium`.
+#[derive(Debug, Args)]
+pub struct ImportMpciumArgs {
+    /// Directory with the Go node's `backup-<node>-<time>-<n>.enc` files and `latest.version`.
+    #[arg(short = 'b', long)]
+    pub backup_dir: PathBuf,
+    /// Node name, as listed in peers.json, whose backups to import.
+    #[arg(short = 'n', long)]
+    pub node: String,
+    /// peers.json of the cluster (the Go cluster's node names and ids, kept unchanged).
+    #[arg(short, long, default_value = "peers.json")]
+    pub peers: PathBuf,
+    /// The Go cluster's keyinfo, `consul kv export threshold_keyinfo/` output (recommended:
+    /// picks the current version of each key and checks thresholds and participants).
+    #[arg(long, value_name = "FILE")]
+    pub keyinfo: Option<PathBuf>,
+    /// This node's store file (`<db_path>/<node name>`); created if missing.
+    #[arg(short, long, value_name = "FILE")]
+    pub store: PathBuf,
+    /// Read the Go node's badger_password (the backups' key) from this file.
+    #[arg(long, value_name = "FILE")]
+    pub backup_password_file: Option<PathBuf>,
+    /// Read this node's database password from this file (one trailing newline is removed).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 }

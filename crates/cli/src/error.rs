@@ -35,6 +35,9 @@ pub enum CliError {
     /// A key could not be encoded.
     #[error("{0}")]
     Key(String),
+    /// A Go mpcium import was refused (nothing was written).
+    #[error("{0}")]
+    Import(String),
     /// A benchmark could not run or some of its requests failed.
     #[error("{0}")]
     Benchmark(String),

@@ -5,7 +5,8 @@
 //! guide differs (array-form `peers.json`, `initiator_*` file names, identities shared between
 //! sibling node directories) the guide wins and the reference's forms are still accepted as
 //! input. Backups are this implementation's own format (see `mpcium_state::backup`); the
-//! reference's `backup-*.enc` files are not read.
+//! reference's `backup-*.enc` files are read only by `import-mpcium`, which takes a Go node's
+//! wallets over (see `docs/operations.md`).
 //!
 //! Passphrases for `--encrypt` come from `--password-file`, else one line of stdin when stdin is
 //! not a terminal, else a terminal prompt (twice). They must have at least 12 characters and
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::GenerateAuthorizer(a) => commands::initiator::generate_authorizer(&a),
         Command::Recover(a) => commands::backup::recover(&a),
         Command::VerifyBackup(a) => commands::backup::verify(&a),
+        Command::ImportMpcium(a) => commands::import::run(&a),
         Command::Benchmark(a) => commands::benchmark::run(&a),
         Command::Version => {
             println!("mpcium-cli version {}", env!("CARGO_PKG_VERSION"));

@@ -34,6 +34,7 @@ pub mod badger;
 pub mod extract;
 pub mod group;
 pub mod number;
+pub mod pending;
 pub mod record;
 pub mod reference;
 pub mod tsslib;
@@ -48,6 +49,7 @@ pub use badger::Snapshot;
 pub use extract::{
     extract, ExtractError, ExtractErrorKind, ExtractOptions, Extraction, ShareError,
 };
+pub use pending::{parse_pending_name, pending_name, PENDING_PREFIX};
 pub use record::{Holder, ImportedShare, KeyType, RecordError, SecretShare};
 pub use reference::{KeyInfoSet, PeerMap, ReferenceKeyInfo, ShareKey};
 

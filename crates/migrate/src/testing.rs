@@ -483,3 +483,32 @@ impl BackupWriter {
         std::fs::write(dir.join(LATEST_VERSION_FILE), self.latest_version())
     }
 }
+
+/// Writes node `node_name`'s (`node_id`) backups of `keys` into `dir` as the reference would
+/// have: each key's save data committed in turn with a backup after each, so the chain has one
+/// incremental file per key, and `latest.version`. Keys `node_id` holds no share of are
+/// skipped. Returns the file names, oldest first.
+pub fn write_node_backups<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    dir: &Path,
+    node_name: &str,
+    node_id: &str,
+    key: BackupKey,
+    keys: &[&ReferenceKey],
+) -> std::io::Result<Vec<String>> {
+    let mut writer = BackupWriter::new(node_name, key);
+    writer.set("pre_params_0", b"{}");
+    for reference in keys {
+        let Some(json) = reference.save_data_json(rng, node_id) else {
+            continue;
+        };
+        writer.set(&reference.badger_key(), &json);
+        writer.backup(rng);
+    }
+    writer.write_to(dir)?;
+    Ok(writer
+        .files()
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect())
+}

@@ -190,6 +190,7 @@ pub fn operation_label(op: Operation) -> &'static str {
         Operation::Reshare => "reshare",
         Operation::ReshareCommit => "reshare_commit",
         Operation::Presign => "presign",
+        Operation::Import => "import",
     }
 }
 
@@ -198,7 +199,7 @@ pub fn operation_label(op: Operation) -> &'static str {
 pub fn key_type_label(op: Operation, key_type: Option<KeyType>) -> &'static str {
     match (key_type, op) {
         (Some(key_type), _) => key_type.as_str(),
-        (None, Operation::Keygen | Operation::AuxInfo) => "both",
+        (None, Operation::Keygen | Operation::AuxInfo | Operation::Import) => "both",
         (None, Operation::Presign) => "secp256k1",
         (None, Operation::Sign | Operation::Reshare | Operation::ReshareCommit) => "unknown",
     }

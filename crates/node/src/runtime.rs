@@ -148,6 +148,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tasks.serving(background::heartbeat(ctx.clone()));
     tasks.serving(ops::aux::maintain(ctx.clone()));
     tasks.serving(ops::presign::refill::run(ctx.clone()));
+    tasks.serving(ops::import::maintain(ctx.clone()));
 
     start_consumers(&ctx, &settings, &client, &js, &consumers, &tasks);
 

@@ -3,5 +3,6 @@
 pub mod backup;
 pub mod benchmark;
 pub mod identity;
+pub mod import;
 pub mod initiator;
 pub mod peers;

@@ -139,7 +139,7 @@ async fn take_primes(ctx: &NodeContext) -> Result<Primes, NodeError> {
 }
 
 /// The coordinator's deadline for an aux-info run: the run itself plus the wait for primes.
-fn aux_deadline(ctx: &NodeContext) -> Duration {
+pub(crate) fn aux_deadline(ctx: &NodeContext) -> Duration {
     ctx.deadlines.aux_info + PRIMES_WAIT
 }
 

@@ -1,14 +1,16 @@
 //! The operations a node runs, each with both halves in one place: the coordinator's
 //! `coordinate` (a client request in, one result event out) and the participant's `participate`
 //! (a session-start order in, this node's output out) — [`keygen`], [`sign`], [`aux`] (ECDSA
-//! preparation), [`reshare`] and the presignature pools of message-mode ECDSA signing
-//! ([`presign`]) — plus the wallet's shares and keyinfo in the store ([`wallet`]).
+//! preparation), [`reshare`], the presignature pools of message-mode ECDSA signing
+//! ([`presign`]) and [`import`] (wallets taken over from a Go mpcium cluster) — plus the wallet's
+//! shares and keyinfo in the store ([`wallet`]).
 //!
 //! Operations decide *what* runs and check it against this node's own state; running sessions is
 //! `crate::session`'s job, and answering the client (decoding, caching, replying) is
 //! `crate::request`'s.
 
 pub mod aux;
+pub mod import;
 pub mod keygen;
 pub mod presign;
 pub mod reshare;
@@ -68,6 +70,7 @@ async fn participate(
         Operation::Reshare => reshare::participate::participate(ctx, start).await,
         Operation::ReshareCommit => reshare::participate::commit(ctx, start).await,
         Operation::Presign => presign::refill::participate(ctx, start).await,
+        Operation::Import => import::participate(ctx, start).await,
     }
 }
 

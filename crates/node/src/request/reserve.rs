@@ -189,7 +189,7 @@ pub async fn admit(ctx: &NodeContext, coordinator: &str, start: &Start) -> Resul
         Operation::Sign => ("tx_id", results::signing_key),
         Operation::Keygen => ("wallet_id", results::keygen_key),
         Operation::Reshare | Operation::ReshareCommit => ("session_id", results::reshare_key),
-        Operation::AuxInfo | Operation::Presign => return Ok(()),
+        Operation::AuxInfo | Operation::Presign | Operation::Import => return Ok(()),
     };
     // An undecodable request is refused by the operation itself.
     let Some(id) = super::answer::lenient_field(&start.request, field) else {

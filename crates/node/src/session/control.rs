@@ -30,6 +30,9 @@ pub enum Operation {
     /// One ECDSA presignature for a pool (background refill; [`Start::request`] holds the
     /// order, [`Start::presignature`] its id).
     Presign,
+    /// Confirms (and, given an aux run, converts and stores) wallets imported from a Go mpcium
+    /// cluster (`ops::import`).
+    Import,
 }
 
 /// A coordinator's order to run a session. `Debug` leaves out the client's request (it holds
@@ -127,6 +130,8 @@ pub struct Outcome {
 pub enum Output {
     /// Aux info is stored.
     AuxInfo,
+    /// The imported wallets agree with this node's (and, at commit, are stored).
+    Imported,
     /// Both keys of a wallet: compressed secp256k1 (33 bytes) and Ed25519 (32 bytes), hex.
     Keygen {
         /// Compressed secp256k1 public key, hex.
