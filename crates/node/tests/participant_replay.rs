@@ -61,7 +61,7 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         me: "n0".into(),
         node_ids: vec!["n0".into()],
         sessions: Sessions::new(bus, router.clone(), Liveness::disabled()),
-        store: Arc::new(store),
+        store,
         ready: mpcium_state::registry::ReadyView::start(
             &mpcium_state::registry::AnyRegistry::Nats(registry.clone()),
             Duration::from_secs(15),

@@ -71,7 +71,7 @@ async fn must_context(
             Router::new(RouterLimits::default()),
             Liveness::disabled(),
         ),
-        store: Arc::new(store),
+        store,
         ready: mpcium_state::registry::ReadyView::start(
             &AnyRegistry::Nats(registry.clone()),
             std::time::Duration::from_secs(15),

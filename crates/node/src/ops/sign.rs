@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::agreed;
 use super::wallet::{self, CommitteeIndices};
-use crate::context::NodeContext;
+use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
 use crate::results;
 use crate::session::control::{Operation, Output, Start};
@@ -36,7 +36,12 @@ pub async fn coordinate(
     // The coordinator only proposes the signers; every participant checks the proposal against
     // the keyinfo in its own store. So a coordinator that holds no share of the wallet (a node
     // that joined or was restored later) may take the committee from the shared registry.
-    let info = match wallet::load_keyinfo(&ctx.store, request.key_type, &request.wallet_id)? {
+    let (key_type, held) = (request.key_type, request.wallet_id.clone());
+    let local = store_io(&ctx.store, move |s| {
+        wallet::load_keyinfo(s, key_type, &held)
+    })
+    .await?;
+    let info = match local {
         Some(info) => info,
         None => ctx
             .registry
@@ -183,7 +188,12 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         ));
     }
     let wallet = request.wallet_id.clone();
-    let info = wallet::load_keyinfo(&ctx.store, request.key_type, &wallet)?.ok_or_else(|| {
+    let (key_type, held) = (request.key_type, wallet.clone());
+    let local = store_io(&ctx.store, move |s| {
+        wallet::load_keyinfo(s, key_type, &held)
+    })
+    .await?;
+    let info = local.ok_or_else(|| {
         NodeError::bad_request(
             BadRequest::UnknownKey,
             format!(
@@ -211,7 +221,11 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     let fault = |e| engine_error(ProtocolFault::Signing, &parts, e);
     let output = match request.key_type {
         KeyType::Secp256k1 => {
-            let share = wallet::load_ecdsa_share(&ctx.store, &wallet, info.version)?;
+            let (held, version) = (wallet.clone(), info.version);
+            let share = store_io(&ctx.store, move |s| {
+                wallet::load_ecdsa_share(s, &held, version)
+            })
+            .await?;
             let committee = share.committee(signers).map_err(fault)?;
             let sid = SessionId::derive(ProtocolKind::EcdsaSign, request_id.as_bytes(), &parts);
             let io = SessionIo::open(&ctx.sessions, ProtocolKind::EcdsaSign, sid, &parts, me)?;
@@ -237,7 +251,11 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
             }
         }
         KeyType::Ed25519 => {
-            let share = wallet::load_eddsa_share(&ctx.store, &wallet, info.version)?;
+            let (held, version) = (wallet.clone(), info.version);
+            let share = store_io(&ctx.store, move |s| {
+                wallet::load_eddsa_share(s, &held, version)
+            })
+            .await?;
             let share = if path.is_empty() {
                 share
             } else {
