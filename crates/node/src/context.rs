@@ -14,6 +14,7 @@ use mpcium_state::registry::{AnyRegistry, ReadyView};
 use mpcium_state::store::Store;
 
 use crate::error::{BadRequest, Io, NodeError};
+use crate::session::start_window::StartWindow;
 use crate::session::Sessions;
 
 /// Shared state of a running node.
@@ -26,6 +27,8 @@ pub struct NodeContext {
     pub sessions: Sessions,
     /// The encrypted local store; its calls block, so async code goes through [`store_io`].
     pub store: Store,
+    /// Which session starts this node accepts (replay protection across restarts).
+    pub start_window: StartWindow,
     /// The shared registry (peers, readiness, keyinfo, results).
     pub registry: Arc<AnyRegistry>,
     /// The node's one long-lived view of the registry's readiness keys; requests read

@@ -32,6 +32,7 @@ use crate::request::streams::{
 use crate::session::control::Operation;
 use crate::session::liveness::{Liveness, ReadyProbe};
 use crate::session::router::{Router, RouterLimits};
+use crate::session::start_window::StartWindow;
 use crate::session::Sessions;
 use crate::transport::bus::Bus;
 use crate::transport::keys::{KeyRing, LocalKeys};
@@ -142,6 +143,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     let consumers = Arc::new(ConsumerHealth::default());
     let health_server = start_health(&config, &ctx, &client, &consumers, &metrics_handle).await?;
 
+    ctx.start_window.wait_past_floor().await;
     registry
         .set_ready(&ctx.me, READY_TTL)
         .await
@@ -254,6 +256,9 @@ async fn start_transport(
     let ready = ReadyView::start(&registry, READY_TTL);
     let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
     node_ids.sort();
+    let start_window = StartWindow::open(&store)
+        .await
+        .map_err(|e| RuntimeError::Store(e.to_string()))?;
     let ctx = Arc::new(NodeContext {
         me: me.id.clone(),
         node_ids,
@@ -267,6 +272,7 @@ async fn start_transport(
             }),
             readiness_watch(ready.clone()),
         ),
+        start_window,
         store,
         ready,
         registry,
@@ -312,6 +318,8 @@ fn start_background(
         ));
     }
     tasks.background(ops::aux::ensure_primes_logged(ctx.store.clone()));
+    tasks.background(ctx.start_window.clone().keep_ahead());
+    tasks.background(crate::results::sweep_consul(ctx.registry.clone()));
     Ok(())
 }
 

@@ -61,6 +61,9 @@ async fn an_already_answered_transaction_is_never_signed_again() {
         me: "n0".into(),
         node_ids: vec!["n0".into()],
         sessions: Sessions::new(bus, router.clone(), Liveness::disabled()),
+        start_window: mpcium_node::session::start_window::StartWindow::open(&store)
+            .await
+            .unwrap(),
         store,
         ready: mpcium_state::registry::ReadyView::start(
             &mpcium_state::registry::AnyRegistry::Nats(registry.clone()),

@@ -71,6 +71,9 @@ async fn must_context(
             Router::new(RouterLimits::default()),
             Liveness::disabled(),
         ),
+        start_window: mpcium_node::session::start_window::StartWindow::open(&store)
+            .await
+            .unwrap(),
         store,
         ready: mpcium_state::registry::ReadyView::start(
             &AnyRegistry::Nats(registry.clone()),
