@@ -4,6 +4,7 @@
 #   scripts/local-cluster.sh        build, start nats-server + 3 nodes (2-of-3), run the demo,
 #                                   and leave the cluster running
 #   scripts/local-cluster.sh down   stop a cluster started here
+#   PROFILE=debug scripts/local-cluster.sh   the same with debug binaries (no release build)
 #
 # Everything lives in .local-cluster/ (git-ignored): the operator files made with mpcium-cli
 # (peers, encrypted identities, encrypted initiator key), one directory per node, and logs.
@@ -11,7 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 DIR="$ROOT/.local-cluster"
-BIN="$ROOT/target/release"
+PROFILE="${PROFILE:-release}"
+BIN="$ROOT/target/$PROFILE"
+if [ "$PROFILE" = release ]; then BUILD_FLAGS=(--release); else BUILD_FLAGS=(); fi
 
 say() { printf '\033[1m[local-cluster]\033[0m %s\n' "$*"; }
 
@@ -50,9 +53,9 @@ wait_for_log() {
 }
 
 NATS_SERVER="$(scripts/setup.sh | tail -n 1)"
-say "building mpcium, mpcium-cli and the demo client (release; the first build compiles GMP: several minutes)"
-cargo build --release --locked -p mpcium-node -p mpcium-cli
-cargo build --release --locked -p mpcium-client --example demo
+say "building mpcium, mpcium-cli and the demo client ($PROFILE; the first build compiles GMP: several minutes)"
+cargo build "${BUILD_FLAGS[@]}" --locked -p mpcium-node -p mpcium-cli
+cargo build "${BUILD_FLAGS[@]}" --locked -p mpcium-client --example demo
 
 stop_cluster
 rm -rf "$DIR"
@@ -60,7 +63,7 @@ mkdir -p "$DIR/nats" "$DIR/secrets" "$DIR/setup"
 chmod 700 "$DIR/secrets"
 
 say "starting nats-server with JetStream"
-"$NATS_SERVER" -a 127.0.0.1 -p -1 -js -sd "$DIR/nats" --ports_file_dir "$DIR" >"$DIR/nats.log" 2>&1 &
+"$NATS_SERVER" -a 127.0.0.1 -p -1 -m -1 -js -sd "$DIR/nats" --ports_file_dir "$DIR" >"$DIR/nats.log" 2>&1 &
 echo $! >"$DIR/nats.pid"
 deadline=$((SECONDS + 20))
 until ls "$DIR"/nats-server_*.ports >/dev/null 2>&1; do

@@ -14,6 +14,7 @@ use mpcium_state::registry::{AnyRegistry, ReadyView};
 use mpcium_state::store::Store;
 
 use crate::error::{BadRequest, Io, NodeError};
+use crate::session::start_window::StartWindow;
 use crate::session::Sessions;
 
 /// Shared state of a running node.
@@ -24,8 +25,10 @@ pub struct NodeContext {
     pub node_ids: Vec<String>,
     /// Sends envelopes and routes received ones to sessions.
     pub sessions: Sessions,
-    /// The encrypted local store.
-    pub store: Arc<Store>,
+    /// The encrypted local store; its calls block, so async code goes through [`store_io`].
+    pub store: Store,
+    /// Which session starts this node accepts (replay protection across restarts).
+    pub start_window: StartWindow,
     /// The shared registry (peers, readiness, keyinfo, results).
     pub registry: Arc<AnyRegistry>,
     /// The node's one long-lived view of the registry's readiness keys; requests read
@@ -49,6 +52,21 @@ pub struct NodeContext {
     pub result_cache_ttl: Duration,
     /// The presignature pools of message-mode ECDSA signing.
     pub presign: Arc<crate::ops::presign::Pools>,
+}
+
+/// Runs `f` on the store on the blocking pool and returns its result: every store call (a redb
+/// read, an fsync'd write) blocks, so async code never calls the store on a worker thread.
+/// Cancel safety: dropping the future lets `f` finish in the background (a write is committed
+/// or not, never half-done).
+pub async fn store_io<T, F>(store: &Store, f: F) -> Result<T, NodeError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, NodeError> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|_| NodeError::bug("a store call panicked"))?
 }
 
 impl std::fmt::Debug for NodeContext {

@@ -7,7 +7,8 @@
 //! nodes against the signing threshold, request consumers, ECDSA aux info). Ready = NATS
 //! connected ∧ registry reachable ∧ a signing majority ready (as in the reference) ∧ every
 //! request consumer up. Whether this node holds ECDSA aux info is reported but not required:
-//! keygen requests that arrive before it wait for it (see [`crate::request::consumer`]).
+//! keygen requests that arrive before it wait for it ([`crate::ops::aux::wait_for_cluster_run`]).
+//! [`log_changes`] writes the same facts to the log whenever one of them changes.
 //!
 //! Timeouts follow the reference's 5 s read/write: request headers must arrive within
 //! [`HTTP_TIMEOUT`], a probe that has not answered within [`PROBE_DEADLINE`] counts as not
@@ -179,7 +180,7 @@ pub struct NodeProbes {
     node_ids: Vec<String>,
     signers_required: usize,
     consumers: Option<Arc<ConsumerHealth>>,
-    store: Option<Arc<Store>>,
+    store: Option<Store>,
 }
 
 impl NodeProbes {
@@ -239,12 +240,12 @@ impl ProbeHealth for NodeProbes {
             let aux = async {
                 let store = self.store.clone()?;
                 let node_ids = self.node_ids.clone();
-                let read = tokio::task::spawn_blocking(move || {
-                    crate::ops::aux::current_run(&store, &node_ids)
+                let read = crate::context::store_io(&store, move |s| {
+                    crate::ops::aux::current_run(s, &node_ids)
                 });
                 Some(matches!(
                     tokio::time::timeout(CHECK_DEADLINE, read).await,
-                    Ok(Ok(Ok(Some(_))))
+                    Ok(Ok(Some(_)))
                 ))
             };
             let (registry_reachable, aux_info_ready) = tokio::join!(registry, aux);
@@ -267,6 +268,44 @@ impl ProbeHealth for NodeProbes {
                 aux_info_ready,
             }
         })
+    }
+}
+
+/// How often [`log_changes`] looks at readiness.
+const LOG_EVERY: Duration = Duration::from_secs(2);
+
+/// Logs what the node is ready for each time it changes (the facts `/readyz` reports): peers
+/// registered, request consumers up, ECDSA aux info, and so whether it serves signing and
+/// keygen. Runs until aborted.
+pub async fn log_changes(probes: Arc<dyn ProbeHealth>) {
+    let mut last = None;
+    loop {
+        let report = observe(probes.as_ref()).await;
+        let facts = (
+            report.ready(),
+            report.peers_ready,
+            report.consumers_up,
+            report.consumers_expected,
+            report.aux_info_ready,
+        );
+        if last != Some(facts) {
+            let serves = match (report.ready(), report.aux_info_ready) {
+                (false, _) => "nothing yet",
+                (true, Some(true)) => "signing and keygen",
+                (true, _) => "signing (keygen waits for aux info)",
+            };
+            tracing::info!(
+                ready = report.ready(),
+                peers_ready = %format!("{}/{}", report.peers_ready, report.peers_total),
+                signers_required = report.signers_required,
+                consumers_up = %format!("{}/{}", report.consumers_up, report.consumers_expected),
+                aux_info_ready = report.aux_info_ready.unwrap_or(false),
+                serves,
+                "readiness changed"
+            );
+            last = Some(facts);
+        }
+        tokio::time::sleep(LOG_EVERY).await;
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Entries expire after `result_cache_ttl_seconds` (default 7 days, the request streams' MaxAge):
 //! each holds its expiry time, and an expired one counts as absent; the NATS KV bucket also drops
-//! them (its max age), Consul keeps them until overwritten.
+//! them (its max age); with Consul every node deletes expired entries in bounded passes
+//! ([`sweep_consul`]).
 //!
 //! The same key holds the request's reservation while it runs; `crate::request::reserve` reads
 //! and writes both, and a signing participant checks it, so it never signs an already answered
@@ -13,6 +14,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
+use mpcium_state::registry::{AnyRegistry, RESULTS_PREFIX};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -81,6 +85,60 @@ pub fn decode_live(bytes: &[u8]) -> Option<CachedResult> {
         .filter(|cached| !cached.expired(now_unix_ms()))
 }
 
+/// How often a node sweeps expired entries out of a Consul result cache.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Entries read per sweep pass (at most this many registry reads, and deletes, a minute).
+pub const SWEEP_BUDGET: usize = 500;
+
+/// Whether a stored value is a cached result that expired by `now_unix_ms`. Anything else
+/// under the prefix is left alone.
+fn expired_entry(value: &[u8], now_unix_ms: u64) -> bool {
+    serde_json::from_slice::<CachedResult>(value).is_ok_and(|c| c.expired(now_unix_ms))
+}
+
+/// One sweep pass over a Consul result cache after key `after` (see
+/// [`mpcium_state::registry::ConsulRegistry::sweep_expired`]); does nothing for NATS KV, whose
+/// bucket expires entries itself.
+pub async fn sweep_once(
+    registry: &AnyRegistry,
+    after: Option<&str>,
+    budget: usize,
+) -> Result<mpcium_state::registry::SweepPass, NodeError> {
+    let AnyRegistry::Consul(consul) = registry else {
+        return Ok(Default::default());
+    };
+    let now = now_unix_ms();
+    consul
+        .sweep_expired(RESULTS_PREFIX, after, budget, |v| expired_entry(v, now))
+        .await
+        .map_err(|e| NodeError::io(Io::Network, format!("result cache sweep: {e}")))
+}
+
+/// Deletes expired result-cache entries from a Consul registry, [`SWEEP_BUDGET`] entries every
+/// [`SWEEP_EVERY`], round the whole cache. Returns at once for NATS KV. Runs until aborted.
+pub async fn sweep_consul(registry: Arc<AnyRegistry>) {
+    if !matches!(registry.as_ref(), AnyRegistry::Consul(_)) {
+        return;
+    }
+    let mut after: Option<String> = None;
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        match sweep_once(&registry, after.as_deref(), SWEEP_BUDGET).await {
+            Ok(pass) => {
+                if pass.deleted > 0 {
+                    tracing::info!(
+                        read = pass.read,
+                        deleted = pass.deleted,
+                        "deleted expired result-cache entries"
+                    );
+                }
+                after = pass.next_after;
+            }
+            Err(error) => tracing::warn!(%error, "cannot sweep the result cache; retrying later"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +160,14 @@ mod tests {
         let old: CachedResult =
             serde_json::from_str(r#"{"request_digest":"d","subject":"s","payload":[1]}"#).unwrap();
         assert_eq!(old.expires_unix_ms, None);
+    }
+
+    #[test]
+    fn only_expired_cached_results_are_swept() {
+        let bytes = |e: &CachedResult| serde_json::to_vec(e).unwrap();
+        assert!(expired_entry(&bytes(&entry(Some(1_000))), 1_000));
+        assert!(!expired_entry(&bytes(&entry(Some(1_000))), 999));
+        assert!(!expired_entry(&bytes(&entry(None)), u64::MAX));
+        assert!(!expired_entry(br#"{"lease":"other record"}"#, u64::MAX));
     }
 }

@@ -32,6 +32,7 @@ use crate::request::streams::{
 use crate::session::control::Operation;
 use crate::session::liveness::{Liveness, ReadyProbe};
 use crate::session::router::{Router, RouterLimits};
+use crate::session::start_window::StartWindow;
 use crate::session::Sessions;
 use crate::transport::bus::Bus;
 use crate::transport::keys::{KeyRing, LocalKeys};
@@ -140,6 +141,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     let consumers = Arc::new(ConsumerHealth::default());
     let health_server = start_health(&config, &ctx, &client, &consumers, &metrics_handle).await?;
 
+    ctx.start_window.wait_past_floor().await;
     registry
         .set_ready(&ctx.me, READY_TTL)
         .await
@@ -151,6 +153,9 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tasks.serving(ops::import::maintain(ctx.clone()));
 
     start_consumers(&ctx, &settings, &client, &js, &consumers, &tasks);
+    // What the node is ready for, logged as it changes (the facts `/readyz` reports).
+    let probes = crate::health::NodeProbes::new(&ctx, client.clone(), consumers.clone());
+    tasks.serving(crate::health::log_changes(Arc::new(probes)));
 
     shutdown.cancelled().await;
     drain(&ctx, tasks, health_server, bus_task, &client).await;
@@ -158,19 +163,17 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
 }
 
 /// Opens this node's encrypted store (Argon2id runs on the blocking pool).
-async fn start_store(config: &Config, me: &Peer) -> Result<Arc<Store>, RuntimeError> {
+async fn start_store(config: &Config, me: &Peer) -> Result<Store, RuntimeError> {
     let password = config
         .badger_password
         .as_ref()
         .map(|p| SecretPassword::new(p.expose().to_owned()))
         .ok_or_else(|| RuntimeError::Store("badger_password is not set".into()))?;
     let db_path = config.db_path.join(&me.name);
-    let store = Arc::new(
-        tokio::task::spawn_blocking(move || Store::open(&db_path, &password))
-            .await
-            .map_err(|_| RuntimeError::Store("store open panicked".into()))?
-            .map_err(|e| RuntimeError::Store(e.to_string()))?,
-    );
+    let store = tokio::task::spawn_blocking(move || Store::open(&db_path, &password))
+        .await
+        .map_err(|_| RuntimeError::Store("store open panicked".into()))?
+        .map_err(|e| RuntimeError::Store(e.to_string()))?;
     tracing::info!(path = %store.path().display(), "Connected to badger kv store (redb, encrypted)");
     Ok(store)
 }
@@ -223,7 +226,7 @@ async fn start_transport(
     signing_key: &NodeSigningKey,
     identities: &[NodeIdentity],
     client: &async_nats::Client,
-    store: Arc<Store>,
+    store: Store,
     registry: Arc<AnyRegistry>,
 ) -> Result<
     (
@@ -253,6 +256,9 @@ async fn start_transport(
     let ready = ReadyView::start(&registry, READY_TTL);
     let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
     node_ids.sort();
+    let start_window = StartWindow::open(&store)
+        .await
+        .map_err(|e| RuntimeError::Store(e.to_string()))?;
     let ctx = Arc::new(NodeContext {
         me: me.id.clone(),
         node_ids,
@@ -266,6 +272,7 @@ async fn start_transport(
             }),
             readiness_watch(ready.clone()),
         ),
+        start_window,
         store,
         ready,
         registry,
@@ -298,7 +305,7 @@ fn start_background(
 ) -> Result<(), RuntimeError> {
     tasks.background(crate::metrics::upkeep(metrics.clone()));
     tasks.background(ops::reshare::wipe::run(
-        Store::clone(&ctx.store),
+        ctx.store.clone(),
         ctx.share_wipe_grace,
     ));
     if let Some(backup_settings) =
@@ -306,12 +313,14 @@ fn start_background(
             .map_err(|e| RuntimeError::Startup(e.to_string()))?
     {
         tasks.background(background::run_periodic(
-            Store::clone(&ctx.store),
+            ctx.store.clone(),
             backup_settings,
             tasks.stop_background.clone(),
         ));
     }
     tasks.background(ops::aux::ensure_primes_logged(ctx.store.clone()));
+    tasks.background(ctx.start_window.clone().keep_ahead());
+    tasks.background(crate::results::sweep_consul(ctx.registry.clone()));
     Ok(())
 }
 

@@ -74,7 +74,10 @@ async fn must_node(
         me: "n0".into(),
         node_ids: vec!["n0".into()],
         sessions: Sessions::new(bus, router.clone(), Liveness::disabled()),
-        store: Arc::new(store),
+        start_window: mpcium_node::session::start_window::StartWindow::open(&store)
+            .await
+            .unwrap(),
+        store,
         ready: mpcium_state::registry::ReadyView::start(
             &mpcium_state::registry::AnyRegistry::Nats(registry.clone()),
             Duration::from_secs(15),

@@ -71,7 +71,10 @@ async fn must_context(
             Router::new(RouterLimits::default()),
             Liveness::disabled(),
         ),
-        store: Arc::new(store),
+        start_window: mpcium_node::session::start_window::StartWindow::open(&store)
+            .await
+            .unwrap(),
+        store,
         ready: mpcium_state::registry::ReadyView::start(
             &AnyRegistry::Nats(registry.clone()),
             std::time::Duration::from_secs(15),

@@ -10,7 +10,8 @@
 //! * `GET /v1/kv/<prefix>?keys`: a JSON array of key names; `404` if none;
 //! * `PUT /v1/kv/<key>[?cas=<index>]`: body is the raw value; replies `true` or `false`. `cas=0`
 //!   writes only if the key is absent; `cas=N` only if the key's `ModifyIndex` is `N`;
-//! * `DELETE /v1/kv/<key>[?recurse]`: replies `true`;
+//! * `DELETE /v1/kv/<key>[?recurse]`: replies `true`; with `?cas=<index>` it deletes only if
+//!   the key's `ModifyIndex` is that index (never for `0`) and replies whether it did;
 //! * `GET /v1/status/leader`: the leader's address as a JSON string (`""` when there is none);
 //! * every KV `GET` carries `X-Consul-Index` (the highest `ModifyIndex` of what it returns, or the
 //!   store's current index on `404`), `X-Consul-KnownLeader` and `X-Consul-LastContact`;
@@ -285,7 +286,16 @@ async fn kv_delete(
         return response;
     }
     let mut kv = shared.kv();
-    if query.contains_key("recurse") {
+    if let Some(cas) = query.get("cas") {
+        let Ok(cas) = cas.parse::<u64>() else {
+            return (StatusCode::BAD_REQUEST, "Invalid cas index").into_response();
+        };
+        let matches = kv.entries.get(&key).map(|e| e.modify_index) == Some(cas);
+        if cas == 0 || !matches {
+            return Json(false).into_response();
+        }
+        kv.entries.remove(&key);
+    } else if query.contains_key("recurse") {
         kv.entries.retain(|k, _| !k.starts_with(&key));
     } else {
         kv.entries.remove(&key);

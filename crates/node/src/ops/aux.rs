@@ -16,8 +16,8 @@ use mpcium_tss::ecdsa::{self, AuxInfo, Primes, PrimesJob};
 use mpcium_tss::{Participants, ProtocolKind, SessionId};
 use sha2::{Digest, Sha256};
 
-use crate::context::NodeContext;
-use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
+use crate::context::{store_io, NodeContext};
+use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
 use crate::session::control::{Operation, Output, Start};
 use crate::session::io::{engine_error, participants, run_error, run_protocol, SessionIo};
 use crate::session::orchestrate;
@@ -66,6 +66,86 @@ pub fn current_run(store: &Store, node_ids: &[String]) -> Result<Option<String>,
         .map_err(|_| NodeError::io(Io::Corrupt, "aux-info pointer is not text"))
 }
 
+/// [`current_run`] from async code (on the blocking pool).
+pub async fn stored_run(
+    ctx: &NodeContext,
+    node_ids: &[String],
+) -> Result<Option<String>, NodeError> {
+    let node_ids = node_ids.to_vec();
+    store_io(&ctx.store, move |s| current_run(s, &node_ids)).await
+}
+
+/// How often a request waiting for aux info looks at the store again.
+const AUX_POLL: Duration = Duration::from_millis(500);
+
+/// The cluster's aux-info run for keygen, waiting while it is being prepared: a keygen that
+/// arrives during preparation is held (its JetStream message is kept in progress by the
+/// consumer) until this node stores the run, for at most `aux_info_timeout_seconds`. It fails
+/// with `ERROR_CLUSTER_NOT_READY` at once when a node of the cluster is not ready (preparation
+/// cannot finish then) and when the wait runs out.
+pub async fn wait_for_cluster_run(ctx: &NodeContext) -> Result<String, NodeError> {
+    let deadline = tokio::time::Instant::now() + ctx.deadlines.aux_info;
+    let mut waiting = false;
+    loop {
+        let ready = ctx.ready_nodes().await?;
+        let missing: Vec<&str> = ctx
+            .node_ids
+            .iter()
+            .filter(|n| !ready.contains(*n))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(NodeError::not_ready(
+                NotReady::Cluster,
+                format!("keygen needs every node; not ready: {}", missing.join(", ")),
+            ));
+        }
+        if let Some(run) = stored_run(ctx, &ctx.node_ids).await? {
+            if waiting {
+                tracing::info!("ECDSA aux info is ready: the waiting keygen runs now");
+            }
+            return Ok(run);
+        }
+        if !waiting {
+            tracing::info!(
+                wait_at_most_s = ctx.deadlines.aux_info.as_secs(),
+                "keygen waits: ECDSA aux info is still being prepared"
+            );
+            waiting = true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(NodeError::not_ready(
+                NotReady::Cluster,
+                format!(
+                    "ECDSA aux info was not ready within {} s; retry later",
+                    ctx.deadlines.aux_info.as_secs()
+                ),
+            ));
+        }
+        tokio::time::sleep(AUX_POLL).await;
+    }
+}
+
+/// [`load`] for a participant that may get a start naming run `run` a moment before it has
+/// stored that run itself (the coordinator's own part of the aux-info run finished first):
+/// waits for it until `within` has passed.
+pub async fn load_waiting(
+    ctx: &NodeContext,
+    parts: &Participants,
+    run: &str,
+    within: Duration,
+) -> Result<Option<AuxInfo>, NodeError> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let (set, named) = (parts.clone(), run.to_owned());
+        let loaded = store_io(&ctx.store, move |s| load(s, &set, &named)).await?;
+        if loaded.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(loaded);
+        }
+        tokio::time::sleep(AUX_POLL).await;
+    }
+}
+
 /// Loads the aux info of run `run` for the participants `parts`.
 pub fn load(store: &Store, parts: &Participants, run: &str) -> Result<Option<AuxInfo>, NodeError> {
     let Some(sealed) = store.aux(&run_name(parts.nodes(), run)).map_err(storage)? else {
@@ -94,8 +174,8 @@ pub fn store_run(
 
 /// Makes sure one set of safe primes is stored, generating it (with progress logs) if not.
 /// Blocking work runs on the blocking pool.
-pub async fn ensure_primes(store: Arc<Store>) -> Result<(), NodeError> {
-    let available = store.primes_count().map_err(storage)?;
+pub async fn ensure_primes(store: Store) -> Result<(), NodeError> {
+    let available = store_io(&store, |s| s.primes_count().map_err(storage)).await?;
     if available > 0 {
         tracing::info!(available, "safe primes ready");
         return Ok(());
@@ -109,13 +189,13 @@ pub async fn ensure_primes(store: Arc<Store>) -> Result<(), NodeError> {
     .map_err(|_| NodeError::bug("prime generation panicked"))?
     .map_err(|e| preparation(e.to_string()))?;
     let sealed = primes.seal().map_err(|e| preparation(e.to_string()))?;
-    store.push_primes(&sealed).map_err(write)?;
+    store_io(&store, move |s| s.push_primes(&sealed).map_err(write)).await?;
     tracing::info!(elapsed_s = started.elapsed().as_secs(), "safe primes ready");
     Ok(())
 }
 
 /// [`ensure_primes`] for a background task: failures are logged.
-pub async fn ensure_primes_logged(store: Arc<Store>) {
+pub async fn ensure_primes_logged(store: Store) {
     if let Err(failure) = ensure_primes(store).await {
         tracing::error!(reason = %failure, "cannot prepare safe primes; ECDSA keygen will be unavailable");
     }
@@ -125,7 +205,7 @@ pub async fn ensure_primes_logged(store: Arc<Store>) {
 async fn take_primes(ctx: &NodeContext) -> Result<Primes, NodeError> {
     let deadline = tokio::time::Instant::now() + PRIMES_WAIT;
     loop {
-        if let Some(sealed) = ctx.store.take_primes().map_err(storage)? {
+        if let Some(sealed) = store_io(&ctx.store, |s| s.take_primes().map_err(storage)).await? {
             return Primes::open(sealed.expose())
                 .map_err(|e| NodeError::io(Io::KeyLoad, format!("stored primes: {e}")));
         }
@@ -177,7 +257,8 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     let sealed = aux
         .seal()
         .map_err(|e| NodeError::io(Io::KeySave, e.to_string()))?;
-    store_run(&ctx.store, parts.nodes(), &start.nonce, &sealed)?;
+    let (nodes, run) = (parts.nodes().to_vec(), start.nonce.clone());
+    store_io(&ctx.store, move |s| store_run(s, &nodes, &run, &sealed)).await?;
     tracing::info!(run = %start.nonce, "aux info ready");
     // Replace the primes this run consumed, in the background.
     tokio::spawn(ensure_primes_logged(ctx.store.clone()));
@@ -187,7 +268,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
 /// The aux-info run for the node set `node_ids` (sorted): this node's current one, or a new
 /// joint run coordinated by this node. Returns the run id to name in a session start.
 pub async fn run_for(ctx: &NodeContext, node_ids: &[String]) -> Result<String, NodeError> {
-    if let Some(run) = current_run(&ctx.store, node_ids)? {
+    if let Some(run) = stored_run(ctx, node_ids).await? {
         return Ok(run);
     }
     tracing::info!(
@@ -207,7 +288,7 @@ pub async fn maintain(ctx: Arc<NodeContext>) {
     if ctx.node_ids.first() != Some(&ctx.me) {
         return;
     }
-    match current_run(&ctx.store, &ctx.node_ids) {
+    match stored_run(&ctx, &ctx.node_ids).await {
         Ok(Some(_)) => return,
         Ok(None) => {}
         Err(failure) => tracing::error!(reason = %failure, "cannot read aux-info state"),

@@ -36,6 +36,10 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
             return;
         }
     };
+    if let Err(refused) = ctx.start_window.check(&start) {
+        tracing::warn!(%coordinator, nonce = %start.nonce, %refused, "dropped stale or replayed session start");
+        return;
+    }
     if !orchestrate::accept_start(&ctx.sessions, &start.nonce) {
         tracing::warn!(%coordinator, nonce = %start.nonce, "dropped replayed session start");
         return;

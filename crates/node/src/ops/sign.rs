@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::wallet::{self, CommitteeIndices};
 use super::{agreed, presign};
-use crate::context::NodeContext;
+use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
 use crate::session::control::{Operation, Output, Start};
 use crate::session::io::{engine_error, participants, run_error, run_protocol, SessionIo};
@@ -37,7 +37,12 @@ pub async fn coordinate(
     // The coordinator only proposes the signers; every participant checks the proposal against
     // the keyinfo in its own store. So a coordinator that holds no share of the wallet (a node
     // that joined or was restored later) may take the committee from the shared registry.
-    let info = match wallet::load_keyinfo(&ctx.store, request.key_type, &request.wallet_id)? {
+    let (key_type, held) = (request.key_type, request.wallet_id.clone());
+    let local = store_io(&ctx.store, move |s| {
+        wallet::load_keyinfo(s, key_type, &held)
+    })
+    .await?;
+    let info = match local {
         Some(info) => info,
         None => ctx
             .registry
@@ -176,7 +181,12 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     ctx.authenticate_signing(&request)?;
     // An answered transaction was refused before this (`request::reserve::admit`).
     let wallet = request.wallet_id.clone();
-    let info = wallet::load_keyinfo(&ctx.store, request.key_type, &wallet)?.ok_or_else(|| {
+    let (key_type, held) = (request.key_type, wallet.clone());
+    let local = store_io(&ctx.store, move |s| {
+        wallet::load_keyinfo(s, key_type, &held)
+    })
+    .await?;
+    let info = local.ok_or_else(|| {
         NodeError::bad_request(
             BadRequest::UnknownKey,
             format!(
@@ -219,7 +229,11 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
             .await?
         }
         (KeyType::Secp256k1, None) => {
-            let share = wallet::load_ecdsa_share(&ctx.store, &wallet, info.version)?;
+            let (held, version) = (wallet.clone(), info.version);
+            let share = store_io(&ctx.store, move |s| {
+                wallet::load_ecdsa_share(s, &held, version)
+            })
+            .await?;
             let committee = share.committee(signers).map_err(fault)?;
             let sid = SessionId::derive(ProtocolKind::EcdsaSign, request_id.as_bytes(), &parts);
             let io = SessionIo::open(&ctx.sessions, ProtocolKind::EcdsaSign, sid, &parts, me)?;
@@ -245,7 +259,11 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
             }
         }
         (KeyType::Ed25519, None) => {
-            let share = wallet::load_eddsa_share(&ctx.store, &wallet, info.version)?;
+            let (held, version) = (wallet.clone(), info.version);
+            let share = store_io(&ctx.store, move |s| {
+                wallet::load_eddsa_share(s, &held, version)
+            })
+            .await?;
             let share = if path.is_empty() {
                 share
             } else {

@@ -43,6 +43,10 @@ pub struct Start {
     pub operation: Operation,
     /// Chosen by the coordinator per attempt (32 hex chars); makes every session id unique.
     pub nonce: String,
+    /// When the coordinator issued it (its wall clock, Unix milliseconds); participants refuse
+    /// stale and replayed orders by it ([`super::start_window`]). 0 from nodes that predate it.
+    #[serde(default)]
+    pub issued_at_ms: u64,
     /// The participants in party order (node ids).
     pub participants: Vec<String>,
     /// The client's request exactly as received (empty for aux info), so that every participant
@@ -74,6 +78,7 @@ impl std::fmt::Debug for Start {
         f.debug_struct("Start")
             .field("operation", &self.operation)
             .field("nonce", &self.nonce)
+            .field("issued_at_ms", &self.issued_at_ms)
             .field("participants", &self.participants)
             .field("request", &format_args!("<{} bytes>", self.request.len()))
             .field("aux_run", &self.aux_run)
@@ -104,6 +109,7 @@ impl Start {
         Self {
             operation,
             nonce: new_nonce(),
+            issued_at_ms: super::start_window::now_ms(),
             participants,
             request,
             aux_run: None,

@@ -1,7 +1,8 @@
 //! Sessions: the lifetime of one threshold-protocol execution on this node — the control
 //! messages that start and end it ([`control`]), running it as a coordinator ([`orchestrate`]) or a
 //! participant ([`io`]), message routing with early-message buffering and replay protection
-//! ([`router`]), and the checks between envelopes and protocol frames ([`wire`]).
+//! ([`router`]), replay protection of session starts across restarts ([`start_window`]), and the
+//! checks between envelopes and protocol frames ([`wire`]).
 //!
 //! Everything here works over the narrow [`Sessions`] handle — who this node is, how to send, where
 //! received messages go — never over the whole node context. Operations (`crate::ops`) sit above
@@ -12,6 +13,7 @@ pub mod io;
 pub mod liveness;
 pub mod orchestrate;
 pub mod router;
+pub mod start_window;
 pub mod wire;
 
 use crate::transport::bus::Bus;

@@ -2,7 +2,9 @@
 //!
 //! Endpoints used: `GET /v1/kv/<key>` (JSON array, base64 `Value`; `404` = missing),
 //! `GET /v1/kv/<prefix>?recurse=true`, `PUT /v1/kv/<key>[?cas=<index>]` (raw body; replies
-//! `true` or `false`; `cas=0` creates only, `cas=N` writes only while `ModifyIndex` is `N`), `DELETE /v1/kv/<key>` and `GET /v1/status/leader` for health. `X-Consul-Token` and
+//! `true` or `false`; `cas=0` creates only, `cas=N` writes only while `ModifyIndex` is `N`),
+//! `DELETE /v1/kv/<key>[?cas=<index>]`, `GET /v1/kv/<prefix>?keys` (the expiry sweep,
+//! [`ConsulRegistry::sweep_expired`]) and `GET /v1/status/leader` for health. `X-Consul-Token` and
 //! HTTP basic auth are sent when configured; every request has a timeout.
 //!
 //! Readiness: Consul KV has no TTL without sessions, so `mpc_ready/<node id>` holds the time the
@@ -20,6 +22,9 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Registry, RegistryError, Versioned, READY_PREFIX};
+
+mod sweep;
+pub use sweep::SweepPass;
 
 /// Default timeout of each Consul request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
 
-pub use consul::{ConsulRegistry, ConsulSettings};
+pub use consul::{ConsulRegistry, ConsulSettings, SweepPass};
 pub use error::{RegistryError, RegistryErrorKind};
 pub use keys::{
     keyinfo_key, peer_key, ready_key, result_key, KeyInfo, KEYINFO_PREFIX, PEERS_PREFIX,

@@ -18,7 +18,7 @@ use mpcium_state::registry::{KeyInfo, Registry};
 use mpcium_tss::ecdsa::EcdsaPublicKey;
 
 use super::old_key;
-use crate::context::NodeContext;
+use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, NodeError, NotReady, ProtocolFault};
 use crate::ops::{aux, wallet};
 use crate::session::control::{Operation, Output, Start};
@@ -116,13 +116,22 @@ pub async fn coordinate(
     payload: &[u8],
 ) -> Result<ResharingResultEvent, NodeError> {
     let wallet = &request.wallet_id;
-    let info = wallet::load_keyinfo(&ctx.store, request.key_type, wallet)?
+    let (key_type, held) = (request.key_type, wallet.clone());
+    let local = store_io(&ctx.store, move |s| {
+        wallet::load_keyinfo(s, key_type, &held)
+    })
+    .await?;
+    let info = local
         .filter(|info| info.participant_peer_ids.contains(&ctx.me))
         .ok_or_else(|| not_a_holder(ctx, request))?;
     let (committee, threshold) = super::new_committee(ctx, request)?;
     let ready = ctx.ready_nodes().await?;
     let mut shareless = BTreeSet::new();
-    let old_key = old_key::describe(&ctx.store, request.key_type, wallet, &info)?;
+    let (held, described) = (wallet.clone(), info.clone());
+    let old_key = store_io(&ctx.store, move |s| {
+        old_key::describe(s, key_type, &held, &described)
+    })
+    .await?;
     // A holder listed in the keyinfo may have lost its store (it answers that it has no share):
     // plan again without it, at most once per dealer.
     let (plan, nonce, outputs) = loop {

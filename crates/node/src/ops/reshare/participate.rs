@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 use super::old_key::{self, Source};
 use super::pending::{self, Pending};
 use super::wipe;
-use crate::context::NodeContext;
+use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
 use crate::ops::aux;
 use crate::ops::wallet::{self, CommitteeIndices};
@@ -47,7 +47,11 @@ fn bad_material(error: TssError) -> NodeError {
 pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
     let request = verified_request(&ctx, start)?;
     let wallet = request.wallet_id.clone();
-    let local = wallet::load_keyinfo(&ctx.store, request.key_type, &wallet)?;
+    let (key_type, held) = (request.key_type, wallet.clone());
+    let local = store_io(&ctx.store, move |s| {
+        wallet::load_keyinfo(s, key_type, &held)
+    })
+    .await?;
     let (committee, threshold) = super::new_committee(&ctx, &request)?;
     let source = old_key::source(&ctx.me, &wallet, local, start.old_key.as_ref(), &committee)?;
     let info = source.keyinfo();
@@ -101,8 +105,13 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         info: new_info,
         share,
     };
-    pending::put(&ctx.store, key_type, &wallet, &start.nonce, &pending)?;
-    tracing::info!(wallet_id = %wallet, key_type = %request.key_type, holder = pending.share.is_some(), "reshare finished: new share pending until commit");
+    let holder = pending.share.is_some();
+    let (held, nonce) = (wallet.clone(), start.nonce.clone());
+    store_io(&ctx.store, move |s| {
+        pending::put(s, key_type, &held, &nonce, &pending)
+    })
+    .await?;
+    tracing::info!(wallet_id = %wallet, key_type = %request.key_type, holder, "reshare finished: new share pending until commit");
     Ok(Output::Reshare {
         public_key: hex::encode(public_key),
         new_key_digest: hex::encode(new_key_digest),
@@ -135,7 +144,11 @@ async fn run_ecdsa(
     } = session;
     let (old, share) = match source {
         Source::Held(info) => {
-            let share = wallet::load_ecdsa_share(&ctx.store, wallet, info.version)?;
+            let (held, version) = (wallet.to_owned(), info.version);
+            let share = store_io(&ctx.store, move |s| {
+                wallet::load_ecdsa_share(s, &held, version)
+            })
+            .await?;
             (EcdsaKeyInfo::of(&share).map_err(bad_material)?, Some(share))
         }
         Source::Given(old) => (old_key::ecdsa_key_info(old)?, None),
@@ -153,7 +166,9 @@ async fn run_ecdsa(
             let set = Participants::new(committee.to_vec()).map_err(|e| {
                 NodeError::bad_request(BadRequest::IncompatiblePeers, e.to_string())
             })?;
-            Some(aux::load(&ctx.store, &set, run)?.ok_or_else(|| {
+            let named = run.to_owned();
+            let loaded = store_io(&ctx.store, move |s| aux::load(s, &set, &named)).await?;
+            Some(loaded.ok_or_else(|| {
                 NodeError::not_ready(
                     NotReady::Cluster,
                     format!("this node lacks aux-info run {run} for the new committee"),
@@ -207,7 +222,11 @@ async fn run_eddsa(
     } = session;
     let (old, share) = match source {
         Source::Held(info) => {
-            let share = wallet::load_eddsa_share(&ctx.store, wallet, info.version)?;
+            let (held, version) = (wallet.to_owned(), info.version);
+            let share = store_io(&ctx.store, move |s| {
+                wallet::load_eddsa_share(s, &held, version)
+            })
+            .await?;
             (share.public_key_package().clone(), Some(share))
         }
         Source::Given(given) => {
@@ -266,7 +285,12 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Node
     })?;
     let wallet = &request.wallet_id;
     let key_type = wallet::store_key_type(request.key_type);
-    let info = pending::commit(&ctx.store, key_type, wallet, nonce)?.ok_or_else(|| {
+    let (held, named) = (wallet.clone(), nonce.to_owned());
+    let committed = store_io(&ctx.store, move |s| {
+        pending::commit(s, key_type, &held, &named)
+    })
+    .await?;
+    let info = committed.ok_or_else(|| {
         NodeError::protocol(
             ProtocolFault::Reshare,
             format!("this node keeps no pending result of reshare {nonce} for wallet {wallet}"),
@@ -274,12 +298,22 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Node
     })?;
     if key_type == mpcium_state::store::KeyType::Ecdsa {
         // Presignatures of the old shares must never sign again.
-        crate::ops::presign::burn_wallet(&ctx.store, wallet)?;
+        let held = wallet.clone();
+        store_io(&ctx.store, move |s| {
+            crate::ops::presign::burn_wallet(s, &held)
+        })
+        .await?;
     }
-    let old = info.version.checked_sub(1).filter(|v| *v > 0);
-    // A new member had no old share: nothing to wipe.
-    if let Some(old) = old.filter(|v| may_hold_share(&ctx, key_type, wallet, *v)) {
-        wipe::schedule(&ctx.store, key_type, wallet, old, ctx.share_wipe_grace)?;
+    if let Some(old) = info.version.checked_sub(1).filter(|v| *v > 0) {
+        let (held, grace) = (wallet.clone(), ctx.share_wipe_grace);
+        store_io(&ctx.store, move |s| {
+            // A new member had no old share: nothing to wipe.
+            if may_hold_share(s, key_type, &held, old) {
+                wipe::schedule(s, key_type, &held, old, grace)?;
+            }
+            Ok(())
+        })
+        .await?;
     }
     if info.participant_peer_ids.contains(&ctx.me) {
         tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = info.version, "reshare committed: new share is current");
@@ -292,10 +326,10 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Node
 /// Whether this node may store version `version` of a wallet's share (false only when it
 /// surely does not).
 fn may_hold_share(
-    ctx: &NodeContext,
+    store: &mpcium_state::store::Store,
     key_type: mpcium_state::store::KeyType,
     wallet: &str,
     version: u64,
 ) -> bool {
-    !matches!(ctx.store.share(key_type, wallet, version), Ok(None))
+    !matches!(store.share(key_type, wallet, version), Ok(None))
 }
