@@ -538,7 +538,13 @@ mod tests {
         match (first, second) {
             (Ok(a), Ok(b)) => {
                 ::metrics::gauge!(PEERS_TOTAL).set(5.0);
-                assert_eq!(a.render(), b.render());
+                // The exporter renders the series of one metric in no fixed order.
+                let sorted = |text: String| {
+                    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+                    lines.sort();
+                    lines
+                };
+                assert_eq!(sorted(a.render()), sorted(b.render()));
             }
             (a, b) => panic!("install failed: {a:?} / {b:?}"),
         }
