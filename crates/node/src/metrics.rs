@@ -538,7 +538,13 @@ mod tests {
         match (first, second) {
             (Ok(a), Ok(b)) => {
                 ::metrics::gauge!(PEERS_TOTAL).set(5.0);
-                assert_eq!(a.render(), b.render());
+                // The exporter renders a family's series in no fixed order: compare as sets.
+                let lines = |text: String| {
+                    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+                    lines.sort();
+                    lines
+                };
+                assert_eq!(lines(a.render()), lines(b.render()));
             }
             (a, b) => panic!("install failed: {a:?} / {b:?}"),
         }
