@@ -69,19 +69,13 @@ async fn pick(
     wallet: &str,
     path: &[u32],
 ) -> Result<Option<(Vec<String>, u64, super::Reservation)>, NodeError> {
-    // One trip to the blocking pool: the pools of this wallet, key and path that this node is
-    // a member of, with their presignature ids.
-    let (held, version, path, me) = (
-        wallet.to_owned(),
-        info.version,
-        path.to_vec(),
-        ctx.me.clone(),
-    );
+    // One trip to the blocking pool: the pools of this wallet, key and path, with their
+    // presignature ids.
+    let (held, version, path) = (wallet.to_owned(), info.version, path.to_vec());
     let mut candidates: Vec<(PoolKey, u64, Vec<u64>)> = store_io(&ctx.store, move |s| {
         stored_pools(s)?
             .into_iter()
             .filter(|(key, _)| key.wallet == held && key.version == version && key.path == path)
-            .filter(|(key, _)| key.committee.contains(&me))
             .map(|(key, depth)| {
                 let ids = s.presignature_ids(&key.name()).map_err(|e| {
                     NodeError::io(Io::StorageRead, format!("presignature ids: {e}"))
