@@ -37,7 +37,7 @@ use mpcium_tss::import::{ecdsa_share, eddsa_share, ShareParts};
 use serde::{Deserialize, Serialize};
 
 use super::{aux, wallet};
-use crate::context::NodeContext;
+use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError};
 use crate::session::control::{Operation, Output, Start};
 use crate::session::io::participants;
@@ -201,20 +201,19 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
             NodeError::bad_request(BadRequest::Incomplete, "import commit names no aux run")
         })?),
     };
-    let store = Store::clone(&ctx.store);
     let holders = start.participants.clone();
     let chain_code = ctx.chain_code;
     let me = ctx.me.clone();
-    tokio::task::spawn_blocking(move || {
-        let remaining = check(&store, &holders, &order)?;
+    store_io(&ctx.store, move |store| {
+        let remaining = check(store, &holders, &order)?;
         if let Some(run) = run {
-            let aux = aux::load(&store, &parts, &run)?.ok_or_else(|| {
+            let aux = aux::load(store, &parts, &run)?.ok_or_else(|| {
                 NodeError::bad_request(
                     BadRequest::Incomplete,
                     format!("this node lacks aux-info run {run} for the holder set"),
                 )
             })?;
-            commit(&store, &me, &holders, &remaining, &aux, chain_code)?;
+            commit(store, &me, &holders, &remaining, &aux, chain_code)?;
             tracing::info!(
                 keys = remaining.len(),
                 "imported wallets converted and stored: usable"
@@ -223,7 +222,6 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         Ok(Output::Imported)
     })
     .await
-    .map_err(|_| NodeError::bug("import task panicked"))?
 }
 
 /// Converts every share and stores shares, keyinfo and done markers, dropping the pending
@@ -363,7 +361,7 @@ fn convert(
 /// the module docs). This node coordinates the holder sets it is the lowest node id of; it takes
 /// part in the others when asked. Stops on a disagreement (logged) and when done.
 pub async fn maintain(ctx: Arc<NodeContext>) {
-    let groups = match pending_by_holders(&ctx.store) {
+    let groups = match store_io(&ctx.store, pending_by_holders).await {
         Ok(groups) => groups,
         Err(failure) => {
             tracing::error!(reason = %failure, "cannot read pending imports");
@@ -459,7 +457,7 @@ async fn confirm(
     }
     // The cluster's own aux-info run (ops::aux::maintain) goes first: run at the same time, the
     // two could each hold one node's only set of safe primes while waiting for another's.
-    if run.is_none() && aux::current_run(&ctx.store, &ctx.node_ids)?.is_none() {
+    if run.is_none() && aux::stored_run(ctx, &ctx.node_ids).await?.is_none() {
         return Err(NodeError::not_ready(
             crate::error::NotReady::Cluster,
             "waiting for the node set's aux info before the import's own run",
@@ -492,16 +490,29 @@ async fn confirm(
     commit.aux_run = Some(aux_run);
     orchestrate::run(&ctx.sessions, commit, deadline).await?;
 
-    for entry in entries {
-        let key_type = match entry.key_type {
-            MigrateKeyType::Secp256k1 => KeyType::Secp256k1,
-            MigrateKeyType::Ed25519 => KeyType::Ed25519,
-        };
-        match wallet::load_keyinfo(&ctx.store, key_type, &entry.wallet_id)? {
+    let wallets: Vec<(KeyType, String)> = entries
+        .iter()
+        .map(|entry| {
+            let key_type = match entry.key_type {
+                MigrateKeyType::Secp256k1 => KeyType::Secp256k1,
+                MigrateKeyType::Ed25519 => KeyType::Ed25519,
+            };
+            (key_type, entry.wallet_id.clone())
+        })
+        .collect();
+    let infos = store_io(&ctx.store, move |s| {
+        wallets
+            .into_iter()
+            .map(|(key_type, id)| Ok((key_type, wallet::load_keyinfo(s, key_type, &id)?, id)))
+            .collect::<Result<Vec<_>, NodeError>>()
+    })
+    .await?;
+    for (key_type, info, wallet_id) in infos {
+        match info {
             Some(info) => {
                 if let Err(error) = ctx
                     .registry
-                    .put_keyinfo(wallet::store_key_type(key_type), &entry.wallet_id, &info)
+                    .put_keyinfo(wallet::store_key_type(key_type), &wallet_id, &info)
                     .await
                 {
                     tracing::warn!(%error, "cannot publish keyinfo to the registry (nodes keep their own copy)");

@@ -28,6 +28,7 @@ use mpcium_state::store::Store;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
+use crate::context::store_io;
 use crate::error::{Io, NodeError};
 
 /// Identifies one pool. Its [`PoolKey::name`] is the pool's name in the store.
@@ -234,17 +235,21 @@ fn stored_pools(store: &Store) -> Result<Vec<(PoolKey, u64)>, NodeError> {
         .collect())
 }
 
-/// Sets the depth gauge of `wallet` from the store: its presignatures of key `version`.
-fn report_depth(store: &Store, wallet: &str, version: u64) {
-    match stored_pools(store) {
-        Ok(pools) => {
-            let depth = pools
-                .iter()
-                .filter(|(k, _)| k.wallet == wallet && k.version == version)
-                .map(|(_, n)| n)
-                .sum();
-            crate::metrics::set_presignature_pool_depth(wallet, depth);
-        }
+/// Sets the depth gauge of `wallet` from `pools` (this node's, as [`stored_pools`] reads
+/// them): its presignatures of key `version`.
+fn report_depth(pools: &[(PoolKey, u64)], wallet: &str, version: u64) {
+    let depth = pools
+        .iter()
+        .filter(|(k, _)| k.wallet == wallet && k.version == version)
+        .map(|(_, n)| n)
+        .sum();
+    crate::metrics::set_presignature_pool_depth(wallet, depth);
+}
+
+/// [`report_depth`] from the store, read on the blocking pool; a failed read is logged.
+async fn report_stored_depth(store: &Store, wallet: &str, version: u64) {
+    match store_io(store, stored_pools).await {
+        Ok(pools) => report_depth(&pools, wallet, version),
         Err(error) => tracing::warn!(%error, "cannot report presignature pool depth"),
     }
 }

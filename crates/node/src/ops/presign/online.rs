@@ -11,7 +11,7 @@ use mpcium_tss::ecdsa::{self, Presignature};
 use mpcium_tss::{Participants, ProtocolKind, SessionId};
 
 use super::{stored_pools, PoolKey};
-use crate::context::NodeContext;
+use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
 use crate::session::control::{Operation, Output, Start};
 use crate::session::io::{engine_error, run_error, run_protocol, SessionIo};
@@ -69,25 +69,33 @@ async fn pick(
     wallet: &str,
     path: &[u32],
 ) -> Result<Option<(Vec<String>, u64, super::Reservation)>, NodeError> {
-    let mut candidates: Vec<(PoolKey, u64)> = stored_pools(&ctx.store)?
-        .into_iter()
-        .filter(|(key, _)| key.wallet == wallet && key.version == info.version && key.path == path)
-        .collect();
+    // One trip to the blocking pool: the pools of this wallet, key and path, with their
+    // presignature ids.
+    let (held, version, path) = (wallet.to_owned(), info.version, path.to_vec());
+    let mut candidates: Vec<(PoolKey, u64, Vec<u64>)> = store_io(&ctx.store, move |s| {
+        stored_pools(s)?
+            .into_iter()
+            .filter(|(key, _)| key.wallet == held && key.version == version && key.path == path)
+            .map(|(key, depth)| {
+                let ids = s.presignature_ids(&key.name()).map_err(|e| {
+                    NodeError::io(Io::StorageRead, format!("presignature ids: {e}"))
+                })?;
+                Ok((key, depth, ids))
+            })
+            .collect::<Result<_, NodeError>>()
+    })
+    .await?;
     if candidates.is_empty() {
         return Ok(None);
     }
     let ready: BTreeSet<String> = ctx.ready_nodes().await?;
-    candidates.retain(|(key, _)| key.committee.iter().all(|n| ready.contains(n)));
+    candidates.retain(|(key, _, _)| key.committee.iter().all(|n| ready.contains(n)));
     candidates.sort_by_key(|c| std::cmp::Reverse(c.1));
-    for (key, _) in candidates {
+    for (key, _, ids) in candidates {
         let name = key.name();
         let Some(position) = key.committee.iter().position(|n| *n == ctx.me) else {
             continue;
         };
-        let ids = ctx
-            .store
-            .presignature_ids(&name)
-            .map_err(|e| NodeError::io(Io::StorageRead, format!("presignature ids: {e}")))?;
         let size = key.committee.len() as u64;
         let (mine, others): (Vec<u64>, Vec<u64>) = ids
             .into_iter()
@@ -133,16 +141,18 @@ pub async fn participate(
         committee: parts.nodes().to_vec(),
     };
     let pool = key.name();
-    let sealed = ctx
-        .store
-        .take_presignature_id(&pool, id)
-        .map_err(|e| NodeError::io(Io::StorageWrite, format!("taking a presignature: {e}")))?
-        .ok_or_else(|| {
-            NodeError::bad_request(
-                BadRequest::Stale,
-                format!("this node holds no presignature #{id} of the committee"),
-            )
-        })?;
+    let taken = pool.clone();
+    let sealed = store_io(&ctx.store, move |s| {
+        s.take_presignature_id(&taken, id)
+            .map_err(|e| NodeError::io(Io::StorageWrite, format!("taking a presignature: {e}")))
+    })
+    .await?
+    .ok_or_else(|| {
+        NodeError::bad_request(
+            BadRequest::Stale,
+            format!("this node holds no presignature #{id} of the committee"),
+        )
+    })?;
     // Plain text (no fields), so tests and operators can match it.
     tracing::info!("presignature consumed: #{id} of pool {pool}");
     ctx.presign.wake.notify_one();
@@ -172,7 +182,7 @@ pub async fn participate(
     .await
     .map_err(|e| run_error(e, "signing from a presignature"))?
     .map_err(fault)?;
-    super::report_depth(&ctx.store, &key.wallet, info.version);
+    super::report_stored_depth(&ctx.store, &key.wallet, info.version).await;
     Ok(Output::Ecdsa {
         r: hex::encode(signature.r),
         s: hex::encode(signature.s),

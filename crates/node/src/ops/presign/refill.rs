@@ -14,8 +14,8 @@ use mpcium_state::config::Deadlines;
 use mpcium_tss::{ecdsa, ProtocolKind, SessionId};
 use serde::{Deserialize, Serialize};
 
-use super::{report_depth, stored_pools, PoolKey};
-use crate::context::NodeContext;
+use super::{report_depth, report_stored_depth, stored_pools, PoolKey};
+use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
 use crate::ops::wallet::{self, CommitteeIndices};
 use crate::session::control::{Operation, Output, Start};
@@ -76,31 +76,49 @@ pub async fn run(ctx: Arc<NodeContext>) {
 /// to, at most `max_pools` of them.
 async fn next(ctx: &NodeContext) -> Result<Option<PoolKey>, NodeError> {
     let settings = ctx.presign.settings();
-    let stored: BTreeMap<PoolKey, u64> = stored_pools(&ctx.store)?.into_iter().collect();
-    let mut wallets: BTreeSet<String> = stored.keys().map(|k| k.wallet.clone()).collect();
     let hot = ctx.presign.hot();
-    wallets.extend(hot.iter().map(|(w, _)| w.clone()));
-    let mut infos = BTreeMap::new();
-    for wallet in wallets {
-        if let Some(info) = wallet::load_keyinfo(&ctx.store, KeyType::Secp256k1, &wallet)? {
-            infos.insert(wallet, info);
+    let hot_wallets: Vec<String> = hot.iter().map(|(w, _)| w.clone()).collect();
+    // One trip to the blocking pool: the pools, their wallets' keyinfo, the burn of stale
+    // pools and the pools left after it (for the depth gauges; a failed read is only logged).
+    let (stored, infos, burned, left) = store_io(&ctx.store, move |s| {
+        let stored: BTreeMap<PoolKey, u64> = stored_pools(s)?.into_iter().collect();
+        let mut wallets: BTreeSet<String> = stored.keys().map(|k| k.wallet.clone()).collect();
+        wallets.extend(hot_wallets);
+        let mut infos = BTreeMap::new();
+        for wallet in wallets {
+            if let Some(info) = wallet::load_keyinfo(s, KeyType::Secp256k1, &wallet)? {
+                infos.insert(wallet, info);
+            }
         }
-    }
-    let stale: BTreeSet<String> = stored
-        .keys()
-        .filter(|k| infos.get(&k.wallet).map(|i| i.version) != Some(k.version))
-        .map(PoolKey::name)
-        .collect();
-    if !stale.is_empty() {
-        let burned = ctx
-            .store
-            .burn_presignature_pools(|name| stale.contains(name))
-            .map_err(|e| NodeError::io(Io::StorageWrite, format!("burning presignatures: {e}")))?;
+        let stale: BTreeSet<String> = stored
+            .keys()
+            .filter(|k| infos.get(&k.wallet).map(|i| i.version) != Some(k.version))
+            .map(PoolKey::name)
+            .collect();
+        let burned = if stale.is_empty() {
+            None
+        } else {
+            let burned = s
+                .burn_presignature_pools(|name| stale.contains(name))
+                .map_err(|e| {
+                    NodeError::io(Io::StorageWrite, format!("burning presignatures: {e}"))
+                })?;
+            Some(burned)
+        };
+        Ok((stored, infos, burned, stored_pools(s)))
+    })
+    .await?;
+    if let Some(burned) = burned {
         tracing::info!(burned, "stale presignature pools burned");
     }
-    for wallet in ctx.presign.reported_wallets() {
-        let version = infos.get(&wallet).map_or(0, |i| i.version);
-        report_depth(&ctx.store, &wallet, version);
+    match left {
+        Ok(left) => {
+            for wallet in ctx.presign.reported_wallets() {
+                let version = infos.get(&wallet).map_or(0, |i| i.version);
+                report_depth(&left, &wallet, version);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot report presignature pool depth"),
     }
 
     let ready = ctx.ready_nodes().await?;
@@ -182,7 +200,7 @@ async fn order(ctx: &NodeContext, key: PoolKey) -> Result<(), NodeError> {
     start.presignature = Some(fresh_id());
     let deadline = ctx.deadlines.signing + Deadlines::COORDINATOR_SLACK;
     orchestrate::run(&ctx.sessions, start, deadline).await?;
-    report_depth(&ctx.store, &key.wallet, key.version);
+    report_stored_depth(&ctx.store, &key.wallet, key.version).await;
     Ok(())
 }
 
@@ -217,17 +235,21 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         NodeError::bad_request(BadRequest::Incomplete, "presign order names no id")
     })?;
     let wallet = order.wallet_id;
-    let info = wallet::load_keyinfo(&ctx.store, KeyType::Secp256k1, &wallet)?
-        .filter(|info| info.version == order.version)
-        .ok_or_else(|| {
-            NodeError::bad_request(
-                BadRequest::Stale,
-                format!(
-                    "this node holds no version {} of wallet {wallet}'s ECDSA key",
-                    order.version
-                ),
-            )
-        })?;
+    let held = wallet.clone();
+    let info = store_io(&ctx.store, move |s| {
+        wallet::load_keyinfo(s, KeyType::Secp256k1, &held)
+    })
+    .await?
+    .filter(|info| info.version == order.version)
+    .ok_or_else(|| {
+        NodeError::bad_request(
+            BadRequest::Stale,
+            format!(
+                "this node holds no version {} of wallet {wallet}'s ECDSA key",
+                order.version
+            ),
+        )
+    })?;
     let (parts, me) = participants(&ctx.me, &start.participants)?;
     let signers = info.keygen_indices(parts.nodes())?;
     if signers.len() != info.threshold as usize {
@@ -246,7 +268,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         path: order.path,
         committee: parts.nodes().to_vec(),
     };
-    let stored = stored_pools(&ctx.store)?;
+    let stored = store_io(&ctx.store, stored_pools).await?;
     let depth = stored
         .iter()
         .find(|(k, _)| *k == key)
@@ -268,7 +290,11 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         ));
     }
 
-    let share = wallet::load_ecdsa_share(&ctx.store, &wallet, info.version)?;
+    let (held, version) = (wallet.clone(), info.version);
+    let share = store_io(&ctx.store, move |s| {
+        wallet::load_ecdsa_share(s, &held, version)
+    })
+    .await?;
     let fault = |e| engine_error(ProtocolFault::Signing, &parts, e);
     let committee = share.committee(signers).map_err(fault)?;
     let request_id = format!("presign/{wallet}/{}/{id}/{}", info.version, start.nonce);
@@ -285,20 +311,29 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     .await
     .map_err(|e| run_error(e, "presigning"))?
     .map_err(fault)?;
-    // A reshare that committed meanwhile made this presignature useless: drop it.
-    let current = wallet::load_keyinfo(&ctx.store, KeyType::Secp256k1, &wallet)?;
-    if current.map(|i| i.version) != Some(info.version) {
-        return Err(NodeError::bad_request(
-            BadRequest::Stale,
-            format!("wallet {wallet}'s key was reshared while presigning"),
-        ));
-    }
-    let sealed = presignature.seal().map_err(fault)?;
-    ctx.store
-        .put_presignature(&key.name(), id, &sealed)
-        .map_err(|e| NodeError::io(Io::StorageWrite, format!("storing a presignature: {e}")))?;
+    let (held, pool) = (wallet.clone(), key.name());
+    let left = store_io(&ctx.store, move |s| {
+        // A reshare that committed meanwhile made this presignature useless: drop it.
+        let current = wallet::load_keyinfo(s, KeyType::Secp256k1, &held)?;
+        if current.map(|i| i.version) != Some(version) {
+            return Err(NodeError::bad_request(
+                BadRequest::Stale,
+                format!("wallet {held}'s key was reshared while presigning"),
+            ));
+        }
+        let sealed = presignature
+            .seal()
+            .map_err(|e| engine_error(ProtocolFault::Signing, &parts, e))?;
+        s.put_presignature(&pool, id, &sealed)
+            .map_err(|e| NodeError::io(Io::StorageWrite, format!("storing a presignature: {e}")))?;
+        Ok(stored_pools(s))
+    })
+    .await?;
     tracing::debug!("presignature stored: #{id} of pool {}", key.name());
-    report_depth(&ctx.store, &wallet, info.version);
+    match left {
+        Ok(left) => report_depth(&left, &wallet, version),
+        Err(error) => tracing::warn!(%error, "cannot report presignature pool depth"),
+    }
     Ok(Output::Presigned)
 }
 
