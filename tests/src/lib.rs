@@ -580,9 +580,29 @@ impl Cluster {
         );
     }
 
-    /// Restarts a stopped node and waits until it is ready.
+    /// Restarts a stopped node and waits until the new process declared itself ready (a killed
+    /// node's old ready mark may still be current, so the registry alone cannot tell).
     pub async fn must_restart(&mut self, i: usize) {
+        const READY_LINE: &str = "[READY] Node is ready";
+        let before = self.nodes[i].log_lines(READY_LINE).len();
         self.spawn(i);
+        let deadline = Instant::now() + READY_DEADLINE;
+        while self.nodes[i].log_lines(READY_LINE).len() == before {
+            let node = &mut self.nodes[i];
+            assert!(
+                node.is_running(),
+                "{} exited during start-up:\n{}",
+                node.name,
+                node.log()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready within {READY_DEADLINE:?}:\n{}",
+                node.name,
+                node.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         self.must_wait_ready(&[i]).await;
     }
 
