@@ -25,7 +25,9 @@ async fn keygen_killing(
     round: u16,
     victim: Victim,
 ) {
-    let client = cluster.must_patient_client(&format!("{wallet}-first")).await;
+    let client = cluster
+        .must_patient_client(&format!("{wallet}-first"))
+        .await;
     let mark = cluster.hold_all_at(protocol, round);
     let keygen = client.create_wallet(wallet);
     let (outcome, killed) = tokio::join!(keygen, cluster.must_kill_held(&mark, 3, victim));
@@ -58,9 +60,13 @@ async fn keygen_killing(
     existing.must_be_unchanged(cluster).await;
 
     cluster.must_restart(killed).await;
-    let retry = cluster.must_patient_client(&format!("{wallet}-retry")).await;
+    let retry = cluster
+        .must_patient_client(&format!("{wallet}-retry"))
+        .await;
     let created = Wallet::must_create(cluster, &retry, wallet).await;
-    created.must_sign_eddsa(&retry, "a wallet made after a fault").await;
+    created
+        .must_sign_eddsa(&retry, "a wallet made after a fault")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +108,9 @@ async fn keygen_with_its_coordinator_killed_mid_protocol_fails_and_leaves_no_wal
         ..ClusterOptions::default()
     })
     .await;
-    let client = cluster.must_patient_client("faults-keygen-coordinator").await;
+    let client = cluster
+        .must_patient_client("faults-keygen-coordinator")
+        .await;
     let existing =
         Wallet::must_create(&cluster, &client, "w-faults-keygen-coordinator-existing").await;
     keygen_killing(

@@ -62,7 +62,9 @@ async fn must_reshare_and_sign(cluster: &Cluster, client: &Client, wallet: &Wall
         .await
         .expect("the next reshare");
     assert!(done.error_code.is_none(), "{}", done.error_reason);
-    wallet.must_sign_both(client, "after the next reshare").await;
+    wallet
+        .must_sign_both(client, "after the next reshare")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +89,9 @@ async fn a_reshare_with_its_coordinator_killed_fails_and_leaves_the_wallet_as_it
         ..ClusterOptions::default()
     })
     .await;
-    let client = cluster.must_patient_client("faults-reshare-coordinator").await;
+    let client = cluster
+        .must_patient_client("faults-reshare-coordinator")
+        .await;
     let wallet = Wallet::must_create(&cluster, &client, "w-faults-reshare-coordinator").await;
     reshare_killing(&mut cluster, &client, &wallet, 3, 3, Victim::Coordinator).await;
     must_reshare_and_sign(&cluster, &client, &wallet).await;

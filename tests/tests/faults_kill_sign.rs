@@ -65,7 +65,9 @@ async fn eddsa_signing_survives_a_participant_killed_at_each_round() {
     // FROST signing: round 0 commitments, round 1 signature shares.
     let mut killed = Vec::new();
     for round in 0..2 {
-        killed.push(eddsa_sign_killing(&mut cluster, &client, &wallet, round, Victim::Participant).await);
+        killed.push(
+            eddsa_sign_killing(&mut cluster, &client, &wallet, round, Victim::Participant).await,
+        );
     }
     wallet.must_be_unchanged(&cluster).await;
     cluster
@@ -82,7 +84,9 @@ async fn ecdsa_signing_survives_a_participant_killed_in_the_first_and_the_last_r
     // CGGMP24 signing: rounds 1a, 1b, 2, 3, 4 are 0..=4; round 4 carries the partial signatures.
     let mut killed = Vec::new();
     for round in [1, 4] {
-        killed.push(ecdsa_sign_killing(&mut cluster, &client, &wallet, round, Victim::Participant).await);
+        killed.push(
+            ecdsa_sign_killing(&mut cluster, &client, &wallet, round, Victim::Participant).await,
+        );
     }
     wallet.must_be_unchanged(&cluster).await;
     cluster

@@ -33,10 +33,7 @@ async fn a_node_killed_and_restarted_with_its_store_rejoins_and_signs() {
 async fn a_node_paused_past_the_deadline_is_failed_over_and_signs_after_it_continues() {
     let mut cluster = Cluster::must_start(ClusterOptions {
         test_hook: true,
-        extra_config: format!(
-            "signing_timeout_seconds: {}\n",
-            SIGNING_DEADLINE.as_secs()
-        ),
+        extra_config: format!("signing_timeout_seconds: {}\n", SIGNING_DEADLINE.as_secs()),
         ..ClusterOptions::default()
     })
     .await;
@@ -93,7 +90,10 @@ async fn a_node_whose_store_is_deleted_gives_a_clear_error_until_a_reshare_resto
     // With node 0 stopped, every committee needs the wiped node: a clear error naming it.
     cluster.must_stop(0).await;
     match client
-        .sign(SignRequest::eddsa(&wallet.id, b"needs the wiped node".to_vec()))
+        .sign(SignRequest::eddsa(
+            &wallet.id,
+            b"needs the wiped node".to_vec(),
+        ))
         .await
     {
         Err(ClientError::Failed { code, reason }) => {

@@ -105,12 +105,7 @@ impl NatsServer {
     pub fn restart(&mut self) -> Result<(), NatsServerError> {
         self.child.kill()?;
         self.child.wait()?;
-        let port = self
-            .url
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let port = self.url.rsplit(':').next().unwrap_or_default().to_owned();
         for entry in std::fs::read_dir(self.dir.path().join("ports"))? {
             std::fs::remove_file(entry?.path())?;
         }

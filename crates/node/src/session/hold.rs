@@ -61,7 +61,11 @@ impl Hold {
         if !holds().await {
             return;
         }
-        tracing::warn!(protocol, round, "test hook: holding before sending this round");
+        tracing::warn!(
+            protocol,
+            round,
+            "test hook: holding before sending this round"
+        );
         while holds().await {
             tokio::time::sleep(RECHECK_EVERY).await;
         }
