@@ -33,8 +33,14 @@ impl Cluster {
     /// Makes every node hold sessions of `protocol` before they send `round` (see
     /// [`crate::NodeProcess::hold_at`]); returns where the logs stood.
     pub fn hold_all_at(&self, protocol: &str, round: u16) -> Mark {
+        self.hold_all(&format!("{protocol}:{round}"))
+    }
+
+    /// Makes every node hold at `point` (see [`crate::NodeProcess::hold`]); returns where the
+    /// logs stood.
+    pub fn hold_all(&self, point: &str) -> Mark {
         for node in &self.nodes {
-            node.hold_at(protocol, round);
+            node.hold(point);
         }
         self.mark(HOLDING)
     }

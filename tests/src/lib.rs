@@ -106,7 +106,13 @@ impl NodeProcess {
     /// node wait before it sends its first message of `round`, logging [`HOLDING`], until
     /// [`NodeProcess::release`]. Needs [`ClusterOptions::test_hook`].
     pub fn hold_at(&self, protocol: &str, round: u16) {
-        std::fs::write(self.hold_file(), format!("{protocol}:{round}\n")).expect("hold file");
+        self.hold(&format!("{protocol}:{round}"));
+    }
+
+    /// Makes sessions on this node wait at `point`: a round as [`NodeProcess::hold_at`] spells
+    /// it, or `reshare-commit` (before a reshare participant switches to its new share).
+    pub fn hold(&self, point: &str) {
+        std::fs::write(self.hold_file(), format!("{point}\n")).expect("hold file");
     }
 
     /// Lets held sessions go on (and no new one hold).

@@ -6,6 +6,10 @@
 //! Each scenario asserts a terminal error naming the killed node, that the wallet is unchanged
 //! (keyinfo version, both keys sign as before), and that once the node is back with its store
 //! the next reshare succeeds and the refreshed committee signs.
+//!
+//! And a commit that reaches only some nodes: a participant killed right before it switches to
+//! its new share. The coordinator orders the commit again once the node is back with its store,
+//! so every node switches and the wallet is never split between versions.
 
 use mpcium_client::{Client, ClientError, ReshareRequest};
 use mpcium_e2e::faults::{Victim, Wallet};
@@ -95,4 +99,34 @@ async fn a_reshare_with_its_coordinator_killed_fails_and_leaves_the_wallet_as_it
     let wallet = Wallet::must_create(&cluster, &client, "w-faults-reshare-coordinator").await;
     reshare_killing(&mut cluster, &client, &wallet, 3, 3, Victim::Coordinator).await;
     must_reshare_and_sign(&cluster, &client, &wallet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_reaches_only_some_nodes_is_ordered_again_until_every_node_switched() {
+    let mut cluster = Cluster::must_start(ClusterOptions {
+        test_hook: true,
+        ..ClusterOptions::default()
+    })
+    .await;
+    let client = cluster.must_patient_client("faults-reshare-commit").await;
+    let wallet = Wallet::must_create(&cluster, &client, "w-faults-reshare-commit").await;
+    // All three participants hold right before they switch; one dies there, the others switch.
+    let mark = cluster.hold_all("reshare-commit");
+    let reshare = client.reshare(refresh(&cluster, &wallet));
+    let fault = async {
+        let killed = cluster.must_kill_held(&mark, 3, Victim::Participant).await;
+        cluster.must_restart(killed).await;
+        killed
+    };
+    let (outcome, killed) = tokio::join!(reshare, fault);
+    let done = outcome.expect("the reshare is answered");
+    assert!(done.error_code.is_none(), "{}", done.error_reason);
+    assert_eq!(
+        cluster.nodes[killed].log_lines("reshare committed").len(),
+        1,
+        "the restarted node did not switch"
+    );
+    // A committee that needs the restarted node signs: every node is on the same version.
+    cluster.must_sign_including(killed, &client, &wallet).await;
+    wallet.must_sign_both(&client, "the next request").await;
 }

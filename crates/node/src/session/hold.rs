@@ -5,8 +5,10 @@
 //! Enabled only when the node starts with `MPCIUM_TEST_HOLD_FILE=<path>` outside production
 //! ([`Hold::from_env`] refuses it there). While the file reads `<protocol>:<round>` (e.g.
 //! `eddsa-sign:1`, protocol names of `ProtocolKind::as_str`), every session of that protocol
-//! waits before sending its first message of that round, logging "test hook: holding"; it goes
-//! on once the file says anything else or is gone. Without the variable nothing is read.
+//! waits before sending its first message of that round; while it reads `reshare-commit`, every
+//! reshare participant waits before it switches to the new share. A held session logs "test
+//! hook: holding" and goes on once the file says anything else or is gone. Without the variable
+//! nothing is read.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,30 +48,34 @@ impl Hold {
         })
     }
 
-    /// Waits while the hold file names `protocol` and `round`; returns at once when the hook is
-    /// off or names something else.
+    /// Waits while the hold file names `protocol` and `round` (`<protocol>:<round>`); returns at
+    /// once when the hook is off or names something else.
     pub async fn before_send(&self, protocol: &str, round: u16) {
+        if self.file.is_some() {
+            self.at(&format!("{protocol}:{round}")).await;
+        }
+    }
+
+    /// Waits while the hold file names `point` (a round as [`Hold::before_send`] spells it, or a
+    /// step such as `reshare-commit`); returns at once when the hook is off or names something
+    /// else.
+    pub async fn at(&self, point: &str) {
         let Some(file) = &self.file else {
             return;
         };
-        let target = format!("{protocol}:{round}");
         let holds = || async {
             tokio::fs::read_to_string(file.as_path())
                 .await
-                .is_ok_and(|text| text.trim() == target)
+                .is_ok_and(|text| text.trim() == point)
         };
         if !holds().await {
             return;
         }
-        tracing::warn!(
-            protocol,
-            round,
-            "test hook: holding before sending this round"
-        );
+        tracing::warn!(point, "test hook: holding");
         while holds().await {
             tokio::time::sleep(RECHECK_EVERY).await;
         }
-        tracing::warn!(protocol, round, "test hook: released");
+        tracing::warn!(point, "test hook: released");
     }
 }
 
@@ -102,6 +108,19 @@ mod tests {
             .expect("released")
             .expect("join");
         Hold::default().before_send("eddsa-sign", 1).await;
+        std::fs::write(&path, "reshare-commit\n").expect("write");
+        hold.before_send("eddsa-sign", 1).await;
+        let held = tokio::spawn({
+            let hold = hold.clone();
+            async move { hold.at("reshare-commit").await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!held.is_finished());
+        std::fs::write(&path, "").expect("release");
+        tokio::time::timeout(Duration::from_secs(10), held)
+            .await
+            .expect("released")
+            .expect("join");
     }
 
     #[test]
