@@ -7,6 +7,8 @@
 //! `crates/tss/tests/fixtures/`) — exactly what an operator could import, never loaded by a node
 //! on its own. Everything a test starts is killed when the [`Cluster`] is dropped, also on panic.
 
+pub mod faults;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,8 @@ pub struct ClusterOptions {
     /// Serve `/health` and `/metrics` on each node, at a free loopback port of its own
     /// ([`NodeProcess::health`]).
     pub health: bool,
+    /// Start every node with the fault suite's test hook ([`NodeProcess::hold_at`]).
+    pub test_hook: bool,
 }
 
 impl Default for ClusterOptions {
@@ -64,6 +68,7 @@ impl Default for ClusterOptions {
             seed_aux_info: true,
             extra_config: String::new(),
             health: false,
+            test_hook: false,
         }
     }
 }
@@ -91,6 +96,69 @@ impl NodeProcess {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
+
+    /// The file of the node's test hook ([`ClusterOptions::test_hook`]).
+    fn hold_file(&self) -> PathBuf {
+        self.dir.join("hold")
+    }
+
+    /// Makes every session of `protocol` (a `ProtocolKind` name such as `eddsa-sign`) on this
+    /// node wait before it sends its first message of `round`, logging [`HOLDING`], until
+    /// [`NodeProcess::release`]. Needs [`ClusterOptions::test_hook`].
+    pub fn hold_at(&self, protocol: &str, round: u16) {
+        self.hold(&format!("{protocol}:{round}"));
+    }
+
+    /// Makes sessions on this node wait at `point`: a round as [`NodeProcess::hold_at`] spells
+    /// it, or `reshare-commit` (before a reshare participant switches to its new share).
+    pub fn hold(&self, point: &str) {
+        std::fs::write(self.hold_file(), format!("{point}\n")).expect("hold file");
+    }
+
+    /// Lets held sessions go on (and no new one hold).
+    pub fn release(&self) {
+        match std::fs::remove_file(self.hold_file()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("cannot remove the hold file: {e}"),
+        }
+    }
+
+    /// The node's log lines containing `needle`, without terminal colour codes.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.log()
+            .lines()
+            .map(strip_ansi)
+            .filter(|line| line.contains(needle))
+            .collect()
+    }
+
+    /// The OS process id, while the node runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+/// The log line a node's session writes when the test hook holds it.
+pub const HOLDING: &str = "test hook: holding";
+
+/// `line` without ANSI escape sequences (the node colours its development log).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte (a letter).
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A loopback address with a port that was free a moment ago (the node binds it next).
@@ -143,6 +211,8 @@ pub struct Cluster {
     node_ids: Vec<String>,
     /// The TEST-ONLY aux info seeded into each store, by sorted node id, if any.
     aux: Option<Vec<Vec<u8>>>,
+    /// Whether nodes start with the test hook.
+    test_hook: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -373,6 +443,7 @@ impl Cluster {
             initiator_seed,
             node_ids,
             aux,
+            test_hook: options.test_hook,
             _dir: dir,
         }
     }
@@ -393,7 +464,11 @@ impl Cluster {
             .append(true)
             .open(node.dir.join("node.log"))
             .expect("log file");
-        let child = Command::new(must_find_node_binary())
+        let mut command = Command::new(must_find_node_binary());
+        if self.test_hook {
+            command.env("MPCIUM_TEST_HOLD_FILE", node.hold_file());
+        }
+        let child = command
             .args([
                 "start",
                 "--name",
@@ -492,6 +567,16 @@ impl Cluster {
         child.wait().expect("wait");
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to running node `i`.
+    pub fn must_signal(&self, i: usize, signal: &str) {
+        let pid = self.nodes[i].pid().expect("node is running");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     /// Replaces the store of stopped node `i` with a fresh one, as after a lost disk: no keys,
     /// only what start-up seeding puts there (TEST-ONLY primes and, if the cluster seeds it, the
     /// same TEST-ONLY aux info of the node set, so the node set's aux run stays usable).
@@ -513,9 +598,29 @@ impl Cluster {
         );
     }
 
-    /// Restarts a stopped node and waits until it is ready.
+    /// Restarts a stopped node and waits until the new process declared itself ready (a killed
+    /// node's old ready mark may still be current, so the registry alone cannot tell).
     pub async fn must_restart(&mut self, i: usize) {
+        const READY_LINE: &str = "[READY] Node is ready";
+        let before = self.nodes[i].log_lines(READY_LINE).len();
         self.spawn(i);
+        let deadline = Instant::now() + READY_DEADLINE;
+        while self.nodes[i].log_lines(READY_LINE).len() == before {
+            let node = &mut self.nodes[i];
+            assert!(
+                node.is_running(),
+                "{} exited during start-up:\n{}",
+                node.name,
+                node.log()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready within {READY_DEADLINE:?}:\n{}",
+                node.name,
+                node.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         self.must_wait_ready(&[i]).await;
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use mpcium_protocol::subjects;
-use mpcium_state::config::{Config, NodeInputs, NodeSettings, RegistryKind};
+use mpcium_state::config::{Config, Environment, NodeInputs, NodeSettings, RegistryKind};
 use mpcium_state::connect::{connect_nats, open_registry, redact_url, ConnectError};
 use mpcium_state::identity::{NodeIdentity, NodeSigningKey, Peer, Peers};
 use mpcium_state::registry::{AnyRegistry, ReadyView, Registry};
@@ -30,6 +30,7 @@ use crate::request::streams::{
     ensure_streams, RESHARE_CONSUMER, RESHARE_REQUEST_SUBJECTS, RESHARE_STREAM,
 };
 use crate::session::control::Operation;
+use crate::session::hold::Hold;
 use crate::session::liveness::{Liveness, ReadyProbe};
 use crate::session::router::{Router, RouterLimits};
 use crate::session::start_window::StartWindow;
@@ -271,6 +272,10 @@ async fn start_transport(
                 ..RouterLimits::default()
             }),
             readiness_watch(ready.clone()),
+        )
+        .with_hold(
+            Hold::from_env(settings.environment == Environment::Production)
+                .map_err(RuntimeError::Startup)?,
         ),
         start_window,
         store,

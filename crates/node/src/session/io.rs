@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use mpcium_tss::{delivery, Participants, ProtocolKind, SessionId, TssError};
 
+use super::hold::Hold;
 use super::router::SessionInbox;
 use super::{wire, Sessions};
 use crate::error::{BadRequest, NodeError, ProtocolFault};
 use crate::transport::bus::Bus;
 use crate::transport::channel;
-use crate::transport::envelope::Channel;
 
 /// Why a protocol future did not produce its output.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,15 +50,18 @@ where
     G: Future<Output = Vec<String>> + Send + 'static,
 {
     let handle = tokio::runtime::Handle::current();
+    // The protocol's log lines keep the session's span on the blocking thread.
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
-        handle.block_on(async move {
+        let run = async move {
             tokio::select! {
                 output = tokio::time::timeout(deadline, make()) => {
                     output.map_err(|_| RunError::TimedOut(deadline))
                 }
                 peers = gone => Err(RunError::PeersGone(peers)),
             }
-        })
+        };
+        handle.block_on(tracing::Instrument::instrument(run, span))
     })
     .await
     .map_err(|_| RunError::Panicked)?
@@ -68,7 +71,8 @@ where
 pub struct SessionIo {
     inbox: SessionInbox,
     bus: Bus,
-    channel: Channel,
+    hold: Hold,
+    kind: ProtocolKind,
     session: SessionId,
     parts: Participants,
     me: u16,
@@ -95,7 +99,8 @@ impl SessionIo {
         Ok(Self {
             inbox,
             bus: sessions.bus().clone(),
-            channel,
+            hold: sessions.hold().clone(),
+            kind,
             session,
             parts: parts.clone(),
             me,
@@ -109,7 +114,7 @@ impl SessionIo {
     {
         let n = self.parts.len();
         let incoming = wire::incoming(self.inbox, self.session, self.parts.clone());
-        let outgoing = wire::outgoing(self.bus, self.channel, self.parts);
+        let outgoing = wire::outgoing(self.bus, self.kind, self.parts, self.hold);
         delivery::connect::<M, _, _>(self.session, self.me, n, incoming, outgoing)
     }
 }

@@ -1,14 +1,16 @@
 //! Sessions: the lifetime of one threshold-protocol execution on this node — the control
 //! messages that start and end it ([`control`]), running it as a coordinator ([`orchestrate`]) or a
 //! participant ([`io`]), message routing with early-message buffering and replay protection
-//! ([`router`]), replay protection of session starts across restarts ([`start_window`]), and the
-//! checks between envelopes and protocol frames ([`wire`]).
+//! ([`router`]), replay protection of session starts across restarts ([`start_window`]), the
+//! checks between envelopes and protocol frames ([`wire`]), and the fault suite's test hook
+//! ([`hold`]).
 //!
 //! Everything here works over the narrow [`Sessions`] handle — who this node is, how to send, where
 //! received messages go — never over the whole node context. Operations (`crate::ops`) sit above
 //! and decide *what* runs; the transport sits below.
 
 pub mod control;
+pub mod hold;
 pub mod io;
 pub mod liveness;
 pub mod orchestrate;
@@ -17,6 +19,7 @@ pub mod start_window;
 pub mod wire;
 
 use crate::transport::bus::Bus;
+use hold::Hold;
 use liveness::Liveness;
 use router::Router;
 
@@ -27,6 +30,7 @@ pub struct Sessions {
     bus: Bus,
     router: Router,
     liveness: Liveness,
+    hold: Hold,
 }
 
 impl Sessions {
@@ -36,7 +40,19 @@ impl Sessions {
             bus,
             router,
             liveness,
+            hold: Hold::default(),
         }
+    }
+
+    /// The same handle with the fault suite's test hook ([`hold`]).
+    pub fn with_hold(mut self, hold: Hold) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// The test hook (off unless [`Sessions::with_hold`] set one).
+    pub fn hold(&self) -> &Hold {
+        &self.hold
     }
 
     /// This node's id.

@@ -26,6 +26,12 @@ pub async fn run(
         .map_err(NodeError::from)?;
     let payload =
         serde_json::to_vec(&start).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
+    tracing::debug!(
+        operation = ?start.operation,
+        nonce = %start.nonce,
+        participants = %start.participants.join(","),
+        "coordinating session"
+    );
     for participant in &start.participants {
         let header = Header {
             channel: START,

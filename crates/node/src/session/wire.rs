@@ -11,10 +11,12 @@ use std::pin::Pin;
 
 use futures::{Sink, Stream};
 use mpcium_tss::delivery::WireMessage;
-use mpcium_tss::{Participants, SessionId};
+use mpcium_tss::{Participants, ProtocolKind, SessionId};
 
+use super::hold::Hold;
 use super::router::SessionInbox;
 use crate::transport::bus::{Bus, BusError};
+use crate::transport::channel;
 use crate::transport::envelope::{Channel, Header, Opened};
 
 /// The incoming half: verified protocol messages of one session.
@@ -68,16 +70,21 @@ fn check(
     Ok(wire)
 }
 
-/// The outgoing half: seals each protocol message for its recipient(s) and publishes it.
+/// The outgoing half: seals each protocol message of protocol `kind` for its recipient(s) and
+/// publishes it, logging each at debug level ("round message sent", with the round) — the
+/// progress events the fault suite waits for. `hold` is the fault suite's test hook.
 pub fn outgoing(
     bus: Bus,
-    channel: Channel,
+    kind: ProtocolKind,
     participants: Participants,
+    hold: Hold,
 ) -> Pin<Box<dyn Sink<WireMessage, Error = BusError> + Send>> {
     let state = Outbox {
         bus,
-        channel,
+        kind,
+        channel: channel::of_protocol(kind),
         participants,
+        hold,
         seq: 0,
     };
     Box::pin(futures::sink::unfold(
@@ -91,13 +98,16 @@ pub fn outgoing(
 
 struct Outbox {
     bus: Bus,
+    kind: ProtocolKind,
     channel: Channel,
     participants: Participants,
+    hold: Hold,
     seq: u64,
 }
 
 impl Outbox {
     async fn send(&mut self, wire: &WireMessage) -> Result<(), BusError> {
+        self.hold.before_send(self.kind.as_str(), wire.round).await;
         let frame = wire.encode();
         let me = self.bus.node_id().to_owned();
         let recipients: Vec<String> = match wire.recipient {
@@ -128,6 +138,12 @@ impl Outbox {
             self.seq += 1;
             self.bus.send(&header, &frame).await?;
         }
+        tracing::debug!(
+            protocol = self.kind.as_str(),
+            broadcast = wire.recipient.is_none(),
+            round = wire.round,
+            "round message sent"
+        );
         Ok(())
     }
 }

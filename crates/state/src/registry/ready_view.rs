@@ -50,7 +50,8 @@ struct Shared {
     clock: fn() -> SystemTime,
     /// Asks the Consul refresh task to read now.
     kick: tokio::sync::Notify,
-    /// When the last Consul read completed (`None` before the first).
+    /// When the last Consul read completed, or the NATS watch was last current (`None` before
+    /// the first).
     last_read: tokio::sync::watch::Sender<Option<Instant>>,
 }
 
@@ -60,7 +61,7 @@ struct State {
     expires: BTreeMap<String, SystemTime>,
     /// The view has been loaded at least once.
     loaded: bool,
-    /// The watch (or refresh) is currently working.
+    /// The watch (or refresh) is currently working (the watch: and has replayed the bucket).
     live: bool,
 }
 
@@ -140,14 +141,22 @@ impl ReadyView {
     }
 
     /// Brings the view up to date before a refusal: the NATS watch is pushed every change, so
-    /// nothing to do; the Consul view is read again now (one HTTP read, waited for at most one
-    /// second) instead of at its next period, unless its last read is under 100 ms old.
+    /// nothing to do while it is live; a broken one (e.g. after the process was frozen, when
+    /// every entry has expired locally) is waited for, at most one second, until it is re-created
+    /// and has replayed the bucket. The Consul view is read again now (one HTTP read, waited for
+    /// at most one second) instead of at its next period, unless its last read is under 100 ms
+    /// old.
     pub async fn refresh(&self) {
-        if !self.consul {
-            return;
-        }
         let mut last_read = self.shared.last_read.subscribe();
         let asked = Instant::now();
+        if !self.consul {
+            if self.is_live() {
+                return;
+            }
+            let replayed = last_read.wait_for(|at| at.is_some_and(|at| at >= asked));
+            let _ = tokio::time::timeout(REFRESH_WAIT, replayed).await;
+            return;
+        }
         if last_read
             .borrow_and_update()
             .is_some_and(|at| asked.duration_since(at) < FRESH_ENOUGH)
@@ -194,8 +203,11 @@ async fn watch_nats(registry: NatsKvRegistry, ttl: Duration, shared: Arc<Shared>
                 // while the watch was down still vanishes within the TTL.
                 shared.with(|state| {
                     state.loaded |= empty;
-                    state.live = true;
+                    state.live = empty;
                 });
+                if empty {
+                    shared.last_read.send_replace(Some(Instant::now()));
+                }
                 while let Some(entry) = watch.next().await {
                     let entry = match entry {
                         Ok(entry) => entry,
@@ -205,8 +217,17 @@ async fn watch_nats(registry: NatsKvRegistry, ttl: Duration, shared: Arc<Shared>
                         }
                     };
                     backoff = BACKOFF_MIN;
+                    // Once the replay is done (and after every later change), waiters of
+                    // `refresh` may read.
+                    let current = entry.delta == 0;
                     let Some(node) = nats_key::decode(&entry.key) else {
-                        shared.with(|state| state.loaded |= entry.delta == 0);
+                        shared.with(|state| {
+                            state.loaded |= current;
+                            state.live |= current;
+                        });
+                        if current {
+                            shared.last_read.send_replace(Some(Instant::now()));
+                        }
                         continue;
                     };
                     shared.with(|state| {
@@ -220,8 +241,12 @@ async fn watch_nats(registry: NatsKvRegistry, ttl: Duration, shared: Arc<Shared>
                                 state.expires.remove(&node);
                             }
                         }
-                        state.loaded |= entry.delta == 0;
+                        state.loaded |= current;
+                        state.live |= current;
                     });
+                    if current {
+                        shared.last_read.send_replace(Some(Instant::now()));
+                    }
                 }
                 tracing::warn!("readiness watch ended; re-creating it");
             }

@@ -10,7 +10,7 @@
 //! before the commit leaves every wallet as it was.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mpcium_protocol::{KeyType, ResharingMessage, ResharingResultEvent};
 use mpcium_state::config::Deadlines;
@@ -26,6 +26,10 @@ use crate::session::orchestrate;
 
 /// How long the commit order may take (a store transaction per participant).
 const COMMIT_DEADLINE: Duration = Duration::from_secs(15);
+/// How long participants that missed the commit order are ordered again.
+const COMMIT_RETRY_FOR: Duration = Duration::from_secs(45);
+/// How often the coordinator looks whether they are ready again.
+const COMMIT_RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// Who takes part in one reshare.
 #[derive(Debug, PartialEq, Eq)]
@@ -167,24 +171,7 @@ pub async fn coordinate(
     };
     let public_key = agreed_public_key(&outputs)?;
 
-    let mut commit = Start::new(
-        Operation::ReshareCommit,
-        plan.participants.clone(),
-        payload.to_vec(),
-    );
-    commit.commit_of = Some(nonce);
-    orchestrate::run(&ctx.sessions, commit, COMMIT_DEADLINE)
-        .await
-        .map_err(|failure| {
-            NodeError::protocol(
-                ProtocolFault::Reshare,
-                format!(
-                    "every participant confirmed the new key but the switch did not finish \
-                     everywhere ({failure}); nodes that did not switch still sign with the old \
-                     version"
-                ),
-            )
-        })?;
+    commit_everywhere(ctx, plan.participants.clone(), payload, &nonce).await?;
     if let Err(error) = ctx
         .registry
         .put_keyinfo(
@@ -203,6 +190,48 @@ pub async fn coordinate(
         request.key_type,
         result_key(request.key_type, &public_key)?,
     ))
+}
+
+/// Orders every participant to switch to the result of reshare `nonce`. Participants that do not
+/// answer (died, froze) are ordered again once they are ready, until [`COMMIT_RETRY_FOR`] is
+/// over: each keeps its pending result in its store, so one that restarts with its store switches
+/// too and the wallet is not left split between versions. A participant that answers with an
+/// error ends the attempt at once.
+async fn commit_everywhere(
+    ctx: &NodeContext,
+    participants: Vec<String>,
+    payload: &[u8],
+    nonce: &str,
+) -> Result<(), NodeError> {
+    let give_up = Instant::now() + COMMIT_RETRY_FOR;
+    let mut ordered = participants;
+    loop {
+        let mut commit = Start::new(Operation::ReshareCommit, ordered.clone(), payload.to_vec());
+        commit.commit_of = Some(nonce.to_owned());
+        let failure = match orchestrate::run(&ctx.sessions, commit, COMMIT_DEADLINE).await {
+            Ok(_) => return Ok(()),
+            Err(failure) => failure,
+        };
+        if failure.missing().is_empty() || Instant::now() >= give_up {
+            return Err(NodeError::protocol(
+                ProtocolFault::Reshare,
+                format!(
+                    "every participant confirmed the new key but the switch did not finish \
+                     everywhere ({failure}); nodes that did not switch still sign with the old \
+                     version"
+                ),
+            ));
+        }
+        tracing::warn!(%failure, "the reshare commit did not reach every participant; ordering it again once they are ready");
+        ordered = failure.missing().to_vec();
+        while Instant::now() < give_up {
+            let ready = ctx.ready_nodes().await.unwrap_or_default();
+            if ordered.iter().all(|n| ready.contains(n)) {
+                break;
+            }
+            tokio::time::sleep(COMMIT_RETRY_EVERY).await;
+        }
+    }
 }
 
 /// Why this node cannot coordinate: it holds no share of the wallet's current key (the wallet

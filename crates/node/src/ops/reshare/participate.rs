@@ -277,6 +277,7 @@ async fn run_eddsa(
 /// Switches this node to the pending result of the reshare named by `start.commit_of`.
 pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
     let request = verified_request(&ctx, start)?;
+    ctx.sessions.hold().at("reshare-commit").await;
     let nonce = start.commit_of.as_deref().ok_or_else(|| {
         NodeError::bad_request(
             BadRequest::Incomplete,
