@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::context::NodeContext;
 use crate::error::{NodeError, ProtocolFault};
+use crate::metrics::Dropped;
 use crate::session::control::{Operation, Output, Start};
 use crate::session::orchestrate;
 use crate::transport::envelope::Opened;
@@ -29,11 +30,13 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
     let start: Start = match serde_json::from_slice(&opened.payload) {
         Ok(start) => start,
         Err(error) => {
+            crate::metrics::message_dropped(Dropped::MalformedControl);
             tracing::warn!(%coordinator, %error, "dropped malformed session start");
             return;
         }
     };
     if !orchestrate::accept_start(&ctx.sessions, &start.nonce) {
+        crate::metrics::message_dropped(Dropped::Replay);
         tracing::warn!(%coordinator, nonce = %start.nonce, "dropped replayed session start");
         return;
     }

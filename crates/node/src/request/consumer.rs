@@ -309,6 +309,7 @@ async fn respond(
 ) -> Responded {
     let started = Instant::now();
     let Some(reply) = answer(ctx, op, payload, client_id).await else {
+        crate::metrics::message_dropped(crate::metrics::Dropped::UnidentifiableRequest);
         tracing::warn!(?op, "terminated an undecodable request that names no id");
         return Responded::Unanswerable;
     };
