@@ -124,7 +124,8 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_the_wire_frame_decoder(bytes in vec(any::<u8>(), 0..512)) {
         if let Ok(decoded) = WireMessage::decode(&bytes) {
-            prop_assert_eq!(decoded.encode().as_slice(), bytes.as_slice());
+            let encoded = decoded.encode();
+            prop_assert_eq!(encoded.as_slice(), bytes.as_slice());
         }
     }
 
