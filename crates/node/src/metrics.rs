@@ -126,10 +126,13 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
             let recorder = recorder();
             let handle = recorder.handle();
             ::metrics::set_global_recorder(recorder).ok()?;
-            // Every drop reason is exported from the start (at 0), so a rate over it exists
-            // before the first hostile message.
+            // Every drop reason and every limit is exported from the start (at 0), so a rate
+            // over it exists before the first hostile message or refusal.
             for reason in Dropped::ALL {
                 dropped_counter(reason).increment(0);
+            }
+            for limit in Limit::ALL {
+                limit_counter(limit).increment(0);
             }
             Some(handle)
         })
@@ -313,14 +316,27 @@ pub enum Limit {
     RememberedSessions,
 }
 
-/// Counts one refusal at `limit`.
-pub fn limit_hit(limit: Limit) {
+impl Limit {
+    /// Every limit.
+    pub const ALL: [Limit; 3] = [
+        Limit::Sessions,
+        Limit::EarlyBytes,
+        Limit::RememberedSessions,
+    ];
+}
+
+fn limit_counter(limit: Limit) -> ::metrics::Counter {
     let label = match limit {
         Limit::Sessions => "sessions",
         Limit::EarlyBytes => "early_message_bytes",
         Limit::RememberedSessions => "remembered_sessions",
     };
-    ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => label).increment(1);
+    ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => label)
+}
+
+/// Counts one refusal at `limit`.
+pub fn limit_hit(limit: Limit) {
+    limit_counter(limit).increment(1);
 }
 
 /// Why a message was dropped without an answer (the `source` and `reason` labels of
