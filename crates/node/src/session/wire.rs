@@ -187,7 +187,8 @@ mod tests {
 
     #[test]
     fn a_frame_that_disagrees_with_its_envelope_is_refused_with_the_reason() {
-        let cases: [(&str, fn(&mut WireMessage, &mut Header)); 6] = [
+        type Edit = fn(&mut WireMessage, &mut Header);
+        let cases: [(&str, Edit); 6] = [
             ("session differs from the envelope", |w, _| {
                 w.session = SessionId::from_bytes([5; 32])
             }),
