@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use crate::context::NodeContext;
+use crate::metrics::Dropped;
 use crate::ops;
 use crate::session::router::Routed;
 use crate::transport::bus::Inbound;
@@ -22,12 +23,19 @@ pub async fn route(ctx: Arc<NodeContext>, mut inbound: Inbound, tasks: TaskTrack
         }
         let from = opened.header.from.clone();
         let round = opened.header.round;
-        match ctx.sessions.router().route(opened, Instant::now()) {
-            Routed::Delivered | Routed::Buffered => {}
+        let reason = match ctx.sessions.router().route(opened, Instant::now()) {
+            Routed::Delivered | Routed::Buffered => continue,
             Routed::LateForFinishedSession => {
-                tracing::debug!(%from, round, "dropped late message for a finished session")
+                tracing::debug!(%from, round, "dropped late message for a finished session");
+                Dropped::Late
             }
-            outcome => tracing::warn!(%from, round, ?outcome, "dropped node message"),
+            Routed::NotAParticipant => Dropped::NotAParticipant,
+            Routed::Replay => Dropped::Replay,
+            Routed::Overloaded => Dropped::Overloaded,
+        };
+        crate::metrics::message_dropped(reason);
+        if reason != Dropped::Late {
+            tracing::warn!(%from, round, ?reason, "dropped node message");
         }
     }
 }

@@ -55,6 +55,9 @@ pub const CONSUMERS_UP: &str = "mpcium_request_consumers_up";
 pub const CONSUMER_RESTARTS_TOTAL: &str = "mpcium_request_consumer_restarts_total";
 /// Counter: work refused because a global bound was reached, by `limit`.
 pub const LIMIT_REJECTIONS_TOTAL: &str = "mpcium_limit_rejections_total";
+/// Counter: messages dropped without an answer, by `source` (`request`: a client request that
+/// names nothing to answer; `node`: a node-to-node message) and `reason` ([`Dropped`]).
+pub const DROPPED_MESSAGES_TOTAL: &str = "mpcium_dropped_messages_total";
 
 /// Every metric name the node exports.
 pub const ALL: &[&str] = &[
@@ -72,6 +75,7 @@ pub const ALL: &[&str] = &[
     CONSUMERS_UP,
     CONSUMER_RESTARTS_TOTAL,
     LIMIT_REJECTIONS_TOTAL,
+    DROPPED_MESSAGES_TOTAL,
 ];
 
 /// Upper bounds (seconds) of the request latency buckets.
@@ -127,7 +131,14 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
             let recorder = recorder();
             let handle = recorder.handle();
             ::metrics::set_global_recorder(recorder).ok()?;
-            limits_from_zero();
+            // Every drop reason and every limit is exported from the start (at 0), so a rate
+            // over it exists before the first hostile message or refusal.
+            for reason in Dropped::ALL {
+                dropped_counter(reason).increment(0);
+            }
+            for limit in Limit::ALL {
+                limit_counter(limit).increment(0);
+            }
             Some(handle)
         })
         .clone()
@@ -178,6 +189,10 @@ fn describe() {
     ::metrics::describe_counter!(
         LIMIT_REJECTIONS_TOTAL,
         "work refused because a global bound was reached"
+    );
+    ::metrics::describe_counter!(
+        DROPPED_MESSAGES_TOTAL,
+        "requests and node messages dropped without an answer"
     );
 }
 
@@ -342,32 +357,108 @@ pub enum Limit {
 }
 
 impl Limit {
-    const ALL: [Limit; 3] = [
+    /// Every limit.
+    pub const ALL: [Limit; 3] = [
         Limit::Sessions,
         Limit::EarlyBytes,
         Limit::RememberedSessions,
     ];
+}
 
-    fn label(self) -> &'static str {
-        match self {
-            Limit::Sessions => "sessions",
-            Limit::EarlyBytes => "early_message_bytes",
-            Limit::RememberedSessions => "remembered_sessions",
-        }
-    }
+fn limit_counter(limit: Limit) -> ::metrics::Counter {
+    let label = match limit {
+        Limit::Sessions => "sessions",
+        Limit::EarlyBytes => "early_message_bytes",
+        Limit::RememberedSessions => "remembered_sessions",
+    };
+    ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => label)
 }
 
 /// Counts one refusal at `limit`.
 pub fn limit_hit(limit: Limit) {
-    ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => limit.label()).increment(1);
+    limit_counter(limit).increment(1);
 }
 
-/// Exports every limit's refusal counter from 0, so dashboards and alerts see the series
-/// before the first refusal.
-fn limits_from_zero() {
-    for limit in Limit::ALL {
-        ::metrics::counter!(LIMIT_REJECTIONS_TOTAL, "limit" => limit.label()).increment(0);
+/// Why a message was dropped without an answer (the `source` and `reason` labels of
+/// [`DROPPED_MESSAGES_TOTAL`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// A client request with no readable id: nothing to address a result to.
+    UnidentifiableRequest,
+    /// A node message that does not follow the envelope layout or version.
+    Malformed,
+    /// A node message addressed to another node.
+    NotForUs,
+    /// A node message from a node that is not a peer of this cluster.
+    UnknownSender,
+    /// A node message whose signature does not verify under the claimed sender's key.
+    BadSignature,
+    /// A node message that does not decrypt with the key shared with its sender.
+    Undecryptable,
+    /// A node message beyond the size limit.
+    TooLarge,
+    /// A session message from a node that is not a participant of the session.
+    NotAParticipant,
+    /// A session message or start order seen before.
+    Replay,
+    /// A session message beyond a buffer or inbox bound (a flooding peer).
+    Overloaded,
+    /// A session message for a session that has finished.
+    Late,
+    /// A protocol message whose content disagrees with its envelope (session, round, sender,
+    /// recipient), or that does not decode.
+    Inconsistent,
+    /// A session start or outcome that does not decode.
+    MalformedControl,
+}
+
+impl Dropped {
+    /// Every reason.
+    pub const ALL: [Dropped; 13] = [
+        Dropped::UnidentifiableRequest,
+        Dropped::Malformed,
+        Dropped::NotForUs,
+        Dropped::UnknownSender,
+        Dropped::BadSignature,
+        Dropped::Undecryptable,
+        Dropped::TooLarge,
+        Dropped::NotAParticipant,
+        Dropped::Replay,
+        Dropped::Overloaded,
+        Dropped::Late,
+        Dropped::Inconsistent,
+        Dropped::MalformedControl,
+    ];
+
+    /// `(source, reason)` label values.
+    pub fn labels(self) -> (&'static str, &'static str) {
+        let reason = match self {
+            Dropped::UnidentifiableRequest => return ("request", "unidentifiable"),
+            Dropped::Malformed => "malformed",
+            Dropped::NotForUs => "not_for_us",
+            Dropped::UnknownSender => "unknown_sender",
+            Dropped::BadSignature => "bad_signature",
+            Dropped::Undecryptable => "undecryptable",
+            Dropped::TooLarge => "too_large",
+            Dropped::NotAParticipant => "not_a_participant",
+            Dropped::Replay => "replay",
+            Dropped::Overloaded => "overloaded",
+            Dropped::Late => "late",
+            Dropped::Inconsistent => "inconsistent",
+            Dropped::MalformedControl => "malformed_control",
+        };
+        ("node", reason)
     }
+}
+
+fn dropped_counter(reason: Dropped) -> ::metrics::Counter {
+    let (source, reason) = reason.labels();
+    ::metrics::counter!(DROPPED_MESSAGES_TOTAL, "source" => source, "reason" => reason)
+}
+
+/// Counts one message dropped for `reason`.
+pub fn message_dropped(reason: Dropped) {
+    dropped_counter(reason).increment(1);
 }
 
 /// Records whether request consumer `consumer` (a fixed durable name) is up; its restart
@@ -532,19 +623,36 @@ mod tests {
     }
 
     #[test]
+    fn dropped_messages_are_counted_by_source_and_reason() {
+        let text = must_render(|| {
+            message_dropped(Dropped::BadSignature);
+            message_dropped(Dropped::BadSignature);
+            message_dropped(Dropped::UnidentifiableRequest);
+        });
+        assert!(text
+            .contains(r#"mpcium_dropped_messages_total{source="node",reason="bad_signature"} 2"#));
+        assert!(text.contains(
+            r#"mpcium_dropped_messages_total{source="request",reason="unidentifiable"} 1"#
+        ));
+        let reasons: std::collections::BTreeSet<_> =
+            Dropped::ALL.iter().map(|d| d.labels()).collect();
+        assert_eq!(reasons.len(), Dropped::ALL.len());
+    }
+
+    #[test]
     fn installing_twice_returns_the_same_recorder() {
         let first = install();
         let second = install();
         match (first, second) {
             (Ok(a), Ok(b)) => {
                 ::metrics::gauge!(PEERS_TOTAL).set(5.0);
-                // The exporter renders the series of one metric in no fixed order.
-                let sorted = |text: String| {
+                // Series of one family render in no fixed order.
+                let lines = |text: String| {
                     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
                     lines.sort();
                     lines
                 };
-                assert_eq!(sorted(a.render()), sorted(b.render()));
+                assert_eq!(lines(a.render()), lines(b.render()));
             }
             (a, b) => panic!("install failed: {a:?} / {b:?}"),
         }

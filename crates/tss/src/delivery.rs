@@ -108,9 +108,11 @@ impl WireMessage {
         if payload.len() != len {
             return Err(bad("payload length does not match its header"));
         }
-        let recipient = match has_recipient {
-            [0] => None,
-            [1] => Some(recipient),
+        // One encoding per message: a broadcast carries recipient 0, as `encode` writes it.
+        let recipient = match (has_recipient, recipient) {
+            ([0], 0) => None,
+            ([0], _) => return Err(bad("broadcast frame names a recipient")),
+            ([1], recipient) => Some(recipient),
             _ => return Err(bad("invalid recipient flag")),
         };
         Ok(Self {
@@ -511,6 +513,18 @@ mod tests {
         longer.push(0);
         assert!(WireMessage::decode(&longer).is_err());
         assert!(WireMessage::decode(&bytes[..10]).is_err());
+    }
+
+    /// Found by the `wire_message` fuzz target: the recipient bytes of a broadcast were
+    /// ignored, so two frames decoded to one message.
+    #[test]
+    fn a_broadcast_frame_naming_a_recipient_is_refused() {
+        let wire = must_wire(must_session(b"s"), 2, None, &Msg::Two("abc".into()));
+        let mut bytes = wire.encode().to_vec();
+        assert_eq!(WireMessage::decode(&bytes).unwrap(), wire);
+        // version, session, sender, recipient flag, then the recipient.
+        bytes[1 + 32 + 2 + 1] = 0xa8;
+        assert!(WireMessage::decode(&bytes).is_err());
     }
 
     #[test]

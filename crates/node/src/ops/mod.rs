@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::context::NodeContext;
 use crate::error::{NodeError, ProtocolFault};
+use crate::metrics::Dropped;
 use crate::session::control::{Operation, Output, Start};
 use crate::session::orchestrate;
 use crate::transport::envelope::Opened;
@@ -32,6 +33,7 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
     let start: Start = match serde_json::from_slice(&opened.payload) {
         Ok(start) => start,
         Err(error) => {
+            crate::metrics::message_dropped(Dropped::MalformedControl);
             tracing::warn!(%coordinator, %error, "dropped malformed session start");
             return;
         }
@@ -41,6 +43,7 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
         return;
     }
     if !orchestrate::accept_start(&ctx.sessions, &start.nonce) {
+        crate::metrics::message_dropped(Dropped::Replay);
         tracing::warn!(%coordinator, nonce = %start.nonce, "dropped replayed session start");
         return;
     }

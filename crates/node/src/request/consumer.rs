@@ -312,6 +312,7 @@ async fn respond(
     let reply = match answer(ctx, op, payload, client_id).await {
         Answer::Reply(reply) => reply,
         Answer::Unanswerable => {
+            crate::metrics::message_dropped(crate::metrics::Dropped::UnidentifiableRequest);
             tracing::warn!(?op, "terminated an undecodable request that names no id");
             return Responded::Unanswerable;
         }

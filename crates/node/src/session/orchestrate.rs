@@ -57,6 +57,7 @@ pub async fn run(
                 return Err(NodeError::io(Io::SessionClosed, "outcome inbox closed"));
             };
             let Ok(outcome) = serde_json::from_slice::<Outcome>(&opened.payload) else {
+                crate::metrics::message_dropped(crate::metrics::Dropped::MalformedControl);
                 tracing::warn!(from = %opened.header.from, "dropped malformed outcome");
                 continue;
             };

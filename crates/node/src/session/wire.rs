@@ -32,12 +32,15 @@ pub fn incoming(
                 let opened = inbox.recv().await?;
                 match check(&opened, session, &participants) {
                     Ok(wire) => return Some((wire, (inbox, participants))),
-                    Err(reason) => tracing::warn!(
-                        from = %opened.header.from,
-                        round = opened.header.round,
-                        reason,
-                        "dropped inconsistent protocol message"
-                    ),
+                    Err(reason) => {
+                        crate::metrics::message_dropped(crate::metrics::Dropped::Inconsistent);
+                        tracing::warn!(
+                            from = %opened.header.from,
+                            round = opened.header.round,
+                            reason,
+                            "dropped inconsistent protocol message"
+                        )
+                    }
                 }
             }
         },
@@ -145,5 +148,99 @@ impl Outbox {
             "round message sent"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn participants() -> Participants {
+        Participants::new(vec!["a".into(), "b".into(), "c".into()]).unwrap()
+    }
+
+    fn session() -> SessionId {
+        SessionId::from_bytes([4; 32])
+    }
+
+    /// A direct message from `b` (party 1) to `a` (party 0) in round 2, and its envelope.
+    fn direct() -> (WireMessage, Header) {
+        let wire = WireMessage {
+            session: session(),
+            sender: 1,
+            recipient: Some(0),
+            round: 2,
+            payload: Zeroizing::new(b"round two".to_vec()),
+        };
+        let header = Header {
+            channel: Channel(4),
+            session: *session().as_bytes(),
+            round: 2,
+            seq: 0,
+            broadcast: false,
+            from: "b".into(),
+            to: "a".into(),
+        };
+        (wire, header)
+    }
+
+    fn opened(wire: &WireMessage, header: &Header) -> Opened {
+        Opened {
+            header: header.clone(),
+            payload: wire.encode().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_frame_that_agrees_with_its_envelope_passes() {
+        let (wire, header) = direct();
+        assert_eq!(
+            check(&opened(&wire, &header), session(), &participants()),
+            Ok(wire)
+        );
+    }
+
+    #[test]
+    fn a_frame_that_disagrees_with_its_envelope_is_refused_with_the_reason() {
+        type Edit = fn(&mut WireMessage, &mut Header);
+        let cases: [(&str, Edit); 6] = [
+            ("session differs from the envelope", |w, _| {
+                w.session = SessionId::from_bytes([5; 32])
+            }),
+            ("session differs from the envelope", |_, h| {
+                h.session = [5; 32]
+            }),
+            ("round differs from the envelope", |w, _| w.round = 3),
+            (
+                "party index differs from the authenticated sender",
+                |w, _| w.sender = 2,
+            ),
+            ("broadcast flag differs from the envelope", |_, h| {
+                h.broadcast = true
+            }),
+            ("recipient differs from the envelope", |w, _| {
+                w.recipient = Some(2)
+            }),
+        ];
+        for (reason, edit) in cases {
+            let (mut wire, mut header) = direct();
+            edit(&mut wire, &mut header);
+            assert_eq!(
+                check(&opened(&wire, &header), session(), &participants()),
+                Err(reason)
+            );
+        }
+    }
+
+    #[test]
+    fn a_frame_that_does_not_decode_is_refused() {
+        let (wire, header) = direct();
+        let mut message = opened(&wire, &header);
+        message.payload.truncate(10);
+        assert_eq!(
+            check(&message, session(), &participants()),
+            Err("undecodable frame")
+        );
     }
 }

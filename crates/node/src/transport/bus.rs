@@ -12,8 +12,9 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::envelope::{self, Header, Opened};
+use super::envelope::{self, EnvelopeError, Header, Opened};
 use super::keys::KeyRing;
+use crate::metrics::Dropped;
 
 /// How many verified envelopes wait for the node to route them before the receiver stops reading
 /// from NATS (the NATS client buffers further messages, within its own bound).
@@ -90,7 +91,10 @@ impl Bus {
                             return;
                         }
                     }
-                    Err(error) => tracing::warn!(%error, "dropped node message"),
+                    Err(error) => {
+                        crate::metrics::message_dropped(dropped_reason(&error));
+                        tracing::warn!(%error, "dropped node message");
+                    }
                 }
             }
         });
@@ -116,5 +120,17 @@ impl Bus {
                 to: header.to.clone(),
                 reason: e.to_string(),
             })
+    }
+}
+
+/// How a rejected envelope is counted.
+fn dropped_reason(error: &EnvelopeError) -> Dropped {
+    match error {
+        EnvelopeError::Malformed(_) | EnvelopeError::Version(_) => Dropped::Malformed,
+        EnvelopeError::NotForUs { .. } => Dropped::NotForUs,
+        EnvelopeError::UnknownSender { .. } => Dropped::UnknownSender,
+        EnvelopeError::BadSignature { .. } => Dropped::BadSignature,
+        EnvelopeError::Undecryptable { .. } => Dropped::Undecryptable,
+        EnvelopeError::TooLarge => Dropped::TooLarge,
     }
 }

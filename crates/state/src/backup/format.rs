@@ -40,6 +40,13 @@ const NONCE_LEN: usize = 24;
 /// Poly1305 tag length.
 const TAG_LEN: u64 = 16;
 const KEY_CHECK_LABEL: &[u8] = b"mpcium-rs backup key check v1";
+/// The costliest Argon2id parameters a header may name: 16 times the memory and 20 times the
+/// passes of the defaults backups are written with. The header is read before anything is
+/// authenticated, so without a cap a crafted file would make the reader allocate up to 4 TiB
+/// (an abort) or run for days.
+const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
+const MAX_KDF_ITERATIONS: u32 = 64;
+const MAX_KDF_PARALLELISM: u32 = 64;
 
 /// The unencrypted header of a backup file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +244,19 @@ pub(crate) fn parse_header(path: &Path, json: &[u8]) -> Result<Header, BackupErr
             path,
             format!("unknown kdf {:?}", header.kdf.algorithm),
         ));
+    }
+    let kdf = &header.kdf;
+    for (what, value, max) in [
+        ("memory_kib", kdf.memory_kib, MAX_KDF_MEMORY_KIB),
+        ("iterations", kdf.iterations, MAX_KDF_ITERATIONS),
+        ("parallelism", kdf.parallelism, MAX_KDF_PARALLELISM),
+    ] {
+        if value > max {
+            return Err(bad_header(
+                path,
+                format!("kdf {what} {value} exceeds the limit of {max}"),
+            ));
+        }
     }
     Ok(header)
 }
@@ -472,6 +492,30 @@ mod tests {
         assert!(err.to_string().contains("unknown table"), "{err}");
         let err = decode_stream(Path::new("f"), &[6, b's']).unwrap_err();
         assert!(err.to_string().contains("cut short"), "{err}");
+    }
+
+    #[test]
+    fn a_header_naming_an_excessive_kdf_cost_is_refused_before_deriving() {
+        let bytes = must_seal(&must_snapshot(), "pw");
+        let (header, end) = read_header(Path::new("f"), &bytes).unwrap();
+        for edit in [
+            |h: &mut Header| h.kdf.memory_kib = u32::MAX,
+            |h: &mut Header| h.kdf.iterations = u32::MAX,
+            |h: &mut Header| h.kdf.parallelism = MAX_KDF_PARALLELISM + 1,
+        ] {
+            let mut costly = header.clone();
+            edit(&mut costly);
+            let json = serde_json::to_vec(&costly).unwrap();
+            let mut file = bytes[..MAGIC.len() + 1].to_vec();
+            file.extend_from_slice(&(json.len() as u32).to_be_bytes());
+            file.extend_from_slice(&json);
+            file.extend_from_slice(&bytes[end..]);
+            let err = open(Path::new("f"), &file, &SecretPassword::new("pw".into())).unwrap_err();
+            assert!(
+                matches!(&err, BackupError::BadHeader { detail, .. } if detail.contains("exceeds the limit")),
+                "{err}"
+            );
+        }
     }
 
     /// A version-1 backup of [`must_snapshot`] under "golden password" (test-cost Argon2id).
