@@ -238,20 +238,28 @@ impl Router {
             return Routed::LateForFinishedSession;
         }
         prune(&mut state, &self.limits, now);
-        if !state.pending.contains_key(&key) && state.pending.len() >= self.limits.pending_sessions
+        let size = message.payload.len();
+        // Room for a new early message: the oldest early messages of other sessions give way
+        // (a session starts moments after its first messages arrive, so old ones are the least
+        // likely to be claimed), so a flood that has stopped no longer blocks real sessions.
+        while !state.pending.contains_key(&key)
+            && state.pending.len() >= self.limits.pending_sessions
         {
-            return Routed::Overloaded;
+            if !evict_oldest(&mut state, &key) {
+                return Routed::Overloaded;
+            }
         }
-        if state.pending_bytes + message.payload.len() > self.limits.pending_bytes_total {
+        while state.pending_bytes + size > self.limits.pending_bytes_total {
             crate::metrics::limit_hit(crate::metrics::Limit::EarlyBytes);
-            return Routed::Overloaded;
+            if !evict_oldest(&mut state, &key) {
+                return Routed::Overloaded;
+            }
         }
         let pending = state.pending.entry(key).or_insert_with(|| Pending {
             since: now,
             bytes: 0,
             messages: Vec::new(),
         });
-        let size = message.payload.len();
         if pending.messages.len() >= self.limits.pending_messages_per_session
             || pending.bytes + size > self.limits.pending_bytes_per_session
         {
@@ -290,6 +298,30 @@ fn offer(active: &mut Active, message: Opened) -> Routed {
         // A closed inbox means the session just ended; a full one means a peer floods us.
         Err(_) => Routed::Overloaded,
     }
+}
+
+/// Drops the early messages of the session (other than `keep`) that started waiting first,
+/// counting each as overloaded; false when there is none.
+fn evict_oldest(state: &mut State, keep: &SessionKey) -> bool {
+    let oldest = state
+        .pending
+        .iter()
+        .filter(|(key, _)| *key != keep)
+        .min_by_key(|(_, pending)| pending.since)
+        .map(|(key, _)| *key);
+    let Some(pending) = oldest.and_then(|key| state.pending.remove(&key)) else {
+        return false;
+    };
+    state.pending_bytes -= pending.bytes;
+    for _ in &pending.messages {
+        crate::metrics::message_dropped(crate::metrics::Dropped::Overloaded);
+    }
+    tracing::debug!(
+        messages = pending.messages.len(),
+        bytes = pending.bytes,
+        "early messages of the longest-waiting session dropped to make room"
+    );
+    true
 }
 
 fn prune(state: &mut State, limits: &RouterLimits, now: Instant) {
@@ -389,9 +421,18 @@ mod tests {
         assert_eq!(router.route(message(1, "a", 0), now), Routed::Buffered);
         assert_eq!(router.route(message(1, "a", 1), now), Routed::Buffered);
         assert_eq!(router.route(message(1, "a", 2), now), Routed::Overloaded);
-        assert_eq!(router.route(message(2, "a", 0), now), Routed::Overloaded);
+        // A second session makes the longest-waiting one give way.
+        let soon = now + Duration::from_millis(1);
+        assert_eq!(router.route(message(2, "a", 0), soon), Routed::Buffered);
+        let evicted = router.register(key(1), participants(), soon).unwrap();
+        assert!(
+            evicted.rx.is_empty(),
+            "session 1's early messages were dropped"
+        );
+        // Expired early messages are dropped too.
         let later = now + Duration::from_secs(2);
-        assert_eq!(router.route(message(2, "a", 0), later), Routed::Buffered);
+        let expired = router.register(key(2), participants(), later).unwrap();
+        assert!(expired.rx.is_empty());
     }
 
     #[test]
@@ -401,16 +442,22 @@ mod tests {
             ..RouterLimits::default()
         });
         let now = Instant::now();
-        assert_eq!(router.route(message(1, "a", 0), now), Routed::Buffered);
-        assert_eq!(router.route(message(2, "a", 0), now), Routed::Buffered);
-        assert_eq!(router.route(message(3, "a", 0), now), Routed::Overloaded);
+        let at = |ms: u64| now + Duration::from_millis(ms);
+        assert_eq!(router.route(message(1, "a", 0), at(0)), Routed::Buffered);
+        assert_eq!(router.route(message(2, "a", 0), at(1)), Routed::Buffered);
+        // Full: the longest-waiting session's bytes give way to the newcomer.
+        assert_eq!(router.route(message(3, "a", 0), at(2)), Routed::Buffered);
+        let first = router.register(key(1), participants(), at(3)).unwrap();
+        assert!(first.rx.is_empty(), "session 1 was evicted");
+        let second = router.register(key(2), participants(), at(3)).unwrap();
+        assert_eq!(second.rx.len(), 1, "session 2 kept its message");
+        // A session never evicts its own messages: beyond the bound it is refused.
+        assert_eq!(router.route(message(3, "a", 1), at(4)), Routed::Buffered);
+        assert_eq!(router.route(message(3, "a", 2), at(5)), Routed::Overloaded);
         // Registering a session hands its bytes over and frees room for others.
-        let _inbox = router.register(key(1), participants(), now).unwrap();
-        assert_eq!(router.route(message(3, "a", 0), now), Routed::Buffered);
-        // Expired early messages free their bytes too.
-        let later = now + RouterLimits::default().pending_ttl;
-        assert_eq!(router.route(message(4, "a", 0), later), Routed::Buffered);
-        assert_eq!(router.route(message(5, "a", 0), later), Routed::Buffered);
+        let _third = router.register(key(3), participants(), at(6)).unwrap();
+        assert_eq!(router.route(message(4, "a", 0), at(7)), Routed::Buffered);
+        assert_eq!(router.route(message(5, "a", 0), at(8)), Routed::Buffered);
     }
 
     #[test]
