@@ -21,4 +21,6 @@ pub mod request;
 pub mod results;
 pub mod runtime;
 pub mod session;
+#[cfg(test)]
+mod test_support;
 pub mod transport;

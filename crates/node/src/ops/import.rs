@@ -530,10 +530,10 @@ async fn confirm(
 
 #[cfg(test)]
 mod tests {
+    use crate::test_support::must_store;
     use mpcium_migrate::extract::import_share;
     use mpcium_migrate::testing::ReferenceKey;
     use mpcium_migrate::{pending_name, ExtractOptions, PeerMap, ShareKey};
-    use mpcium_state::store::{KdfParams, SecretPassword, StoreOptions};
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
@@ -543,17 +543,6 @@ mod tests {
 
     fn holders() -> Vec<String> {
         NODES.iter().map(|n| n.to_string()).collect()
-    }
-
-    fn must_store(dir: &std::path::Path) -> Store {
-        Store::open_with(
-            dir.join("store"),
-            &SecretPassword::new("import test password".into()),
-            StoreOptions {
-                kdf: KdfParams::insecure_for_tests(),
-            },
-        )
-        .unwrap()
     }
 
     /// Node `NODES[0]`'s record of a random 2-of-3 key of `wallet`.

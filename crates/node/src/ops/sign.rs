@@ -197,17 +197,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     })?;
     let (parts, me) = participants(&ctx.me, &start.participants)?;
     // Sign only with the committee this node recorded at keygen, and exactly `threshold` of it.
-    let signers = info.keygen_indices(parts.nodes())?;
-    if signers.len() != info.threshold as usize {
-        return Err(NodeError::bad_request(
-            BadRequest::WrongParticipantCount,
-            format!(
-                "signing needs exactly {} participants, got {}",
-                info.threshold,
-                signers.len()
-            ),
-        ));
-    }
+    let signers = info.signer_indices(parts.nodes(), "signing")?;
     let path = request.derivation_path.clone().unwrap_or_default();
     let request_id = format!("sign/{wallet}/{}/{}", request.tx_id, start.nonce);
     let deadline = ctx.deadlines.signing;

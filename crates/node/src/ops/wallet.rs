@@ -29,6 +29,10 @@ pub trait CommitteeIndices {
     /// Maps each node id to its keygen index; fails for a node outside the committee or a
     /// node listed twice.
     fn keygen_indices(&self, nodes: &[String]) -> Result<Vec<u16>, NodeError>;
+
+    /// [`CommitteeIndices::keygen_indices`] of a signing set, which must be exactly the
+    /// wallet's threshold of committee members; `what` names the protocol in the error.
+    fn signer_indices(&self, nodes: &[String], what: &str) -> Result<Vec<u16>, NodeError>;
 }
 
 impl CommitteeIndices for KeyInfo {
@@ -55,6 +59,21 @@ impl CommitteeIndices for KeyInfo {
             out.push(index);
         }
         Ok(out)
+    }
+
+    fn signer_indices(&self, nodes: &[String], what: &str) -> Result<Vec<u16>, NodeError> {
+        let signers = self.keygen_indices(nodes)?;
+        if signers.len() != self.threshold as usize {
+            return Err(NodeError::bad_request(
+                BadRequest::WrongParticipantCount,
+                format!(
+                    "{what} needs exactly {} participants, got {}",
+                    self.threshold,
+                    signers.len()
+                ),
+            ));
+        }
+        Ok(signers)
     }
 }
 

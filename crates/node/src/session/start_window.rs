@@ -188,18 +188,7 @@ impl StartWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mpcium_state::store::{KdfParams, SecretPassword, StoreOptions};
-
-    fn must_store(dir: &tempfile::TempDir) -> Store {
-        Store::open_with(
-            dir.path().join("db"),
-            &SecretPassword::new("pw".into()),
-            StoreOptions {
-                kdf: KdfParams::insecure_for_tests(),
-            },
-        )
-        .expect("store")
-    }
+    use crate::test_support::must_store;
 
     #[tokio::test]
     async fn a_recent_start_is_accepted_and_old_or_future_ones_are_refused() {

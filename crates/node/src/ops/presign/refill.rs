@@ -251,17 +251,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
         )
     })?;
     let (parts, me) = participants(&ctx.me, &start.participants)?;
-    let signers = info.keygen_indices(parts.nodes())?;
-    if signers.len() != info.threshold as usize {
-        return Err(NodeError::bad_request(
-            BadRequest::WrongParticipantCount,
-            format!(
-                "presigning needs exactly {} participants, got {}",
-                info.threshold,
-                signers.len()
-            ),
-        ));
-    }
+    let signers = info.signer_indices(parts.nodes(), "presigning")?;
     let key = PoolKey {
         wallet: wallet.clone(),
         version: info.version,

@@ -122,19 +122,8 @@ pub(crate) fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::must_store;
     use mpcium_protocol::ErrorCode;
-    use mpcium_state::store::{KdfParams, SecretPassword, StoreOptions};
-
-    fn must_store(dir: &tempfile::TempDir) -> Store {
-        Store::open_with(
-            dir.path().join("db"),
-            &SecretPassword::new("pw".into()),
-            StoreOptions {
-                kdf: KdfParams::insecure_for_tests(),
-            },
-        )
-        .expect("store")
-    }
 
     fn info(version: u64) -> KeyInfo {
         KeyInfo {

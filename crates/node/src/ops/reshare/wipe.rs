@@ -100,18 +100,7 @@ pub async fn run(store: Store, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mpcium_state::store::{KdfParams, SecretPassword, StoreOptions};
-
-    fn must_store(dir: &tempfile::TempDir) -> Store {
-        Store::open_with(
-            dir.path().join("db"),
-            &SecretPassword::new("pw".into()),
-            StoreOptions {
-                kdf: KdfParams::insecure_for_tests(),
-            },
-        )
-        .unwrap()
-    }
+    use crate::test_support::must_store;
 
     #[test]
     fn a_due_share_is_wiped_and_a_future_one_is_kept() {
