@@ -5,7 +5,11 @@
 #                                   and leave the cluster running
 #   scripts/local-cluster.sh down   stop a cluster started here
 #   PROFILE=debug scripts/local-cluster.sh   the same with debug binaries (no release build)
+#   HOT_WALLETS=w1,w2 POOL_DEPTH=64 scripts/local-cluster.sh
+#                                   keep presignature pools of these wallets filled (message-mode
+#                                   ECDSA; default: none, depth 8)
 #
+# Each node serves /health and /metrics on a free loopback port, written to node<i>/health.url.
 # Everything lives in .local-cluster/ (git-ignored): the operator files made with mpcium-cli
 # (peers, encrypted identities, encrypted initiator key), one directory per node, and logs.
 set -euo pipefail
@@ -105,6 +109,9 @@ event_initiator_algorithm: "ed25519"
 chain_code: "$CHAIN_CODE"
 max_concurrent_keygen: 2
 max_concurrent_signing: 10
+presignatures:
+  hot_wallets: [${HOT_WALLETS:-}]
+  target_depth: ${POOL_DEPTH:-8}
 EOF
 "$BIN/mpcium-cli" register-peers --peers ./peers.json --config ./config.yaml
 
@@ -113,8 +120,11 @@ for i in 0 1 2; do
   mkdir -p "$node"
   cp config.yaml peers.json "$node/"
   cp -r "identity/node$i" "$node/identity"
+  health=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print("127.0.0.1:%d" % s.getsockname()[1])')
+  echo "http://$health" >"$node/health.url"
   (
     cd "$node"
+    export HEALTHCHECK_ENABLED=true HEALTHCHECK_ADDRESS="$health"
     exec "$BIN/mpcium" start --name "node$i" --config config.yaml \
       --password-file "$DIR/secrets/db.pass" \
       --identity-password-file "$DIR/secrets/identity.pass" --decrypt-private-key
@@ -136,4 +146,5 @@ say "running the demo client"
   --peers "$DIR/setup/peers.json" --threshold 2
 
 say "the cluster is still running: nats at $NATS_URL, logs in $DIR/node*/node.log"
+say "health and metrics: $(cat "$DIR"/node*/health.url | tr '\n' ' ')"
 say "stop it with: scripts/local-cluster.sh down"

@@ -7,9 +7,9 @@ use std::process::{Command, Output};
 use mpcium_e2e::{must_find_binary, Cluster, ClusterOptions};
 use serde_json::Value;
 
-fn must_benchmark(nats: &str, key: &Path, extra: &[&str]) -> (Output, Value) {
+fn must_benchmark(nats: &str, key: &Path, mode: &str, extra: &[&str]) -> (Output, Value) {
     let out = Command::new(must_find_binary("mpcium-cli"))
-        .args(["benchmark", "sign-eddsa", "--json", "--timeout-s", "60"])
+        .args(["benchmark", mode, "--json", "--timeout-s", "60"])
         .args(["--nats", nats, "--key", key.to_str().expect("utf-8 path")])
         .args(extra)
         .output()
@@ -40,7 +40,14 @@ async fn benchmark_summarises_every_ed25519_request_and_tallies_failures_by_code
 
     let (ok_run, summary) = tokio::task::spawn_blocking({
         let (nats, key) = (nats.clone(), key.clone());
-        move || must_benchmark(&nats, &key, &["--requests", "6", "--concurrency", "3"])
+        move || {
+            must_benchmark(
+                &nats,
+                &key,
+                "sign-eddsa",
+                &["--requests", "6", "--concurrency", "3"],
+            )
+        }
     })
     .await
     .expect("benchmark task");
@@ -61,19 +68,23 @@ async fn benchmark_summarises_every_ed25519_request_and_tallies_failures_by_code
     // A wallet no node holds: every request fails, each counted under the cluster's code.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
     let stranger = hex::encode(stranger.as_bytes());
-    let (failed_run, summary) = tokio::task::spawn_blocking(move || {
-        must_benchmark(
-            &nats,
-            &key,
-            &[
-                "--requests",
-                "2",
-                "--wallet",
-                "no-such-wallet",
-                "--eddsa-pub",
-                &stranger,
-            ],
-        )
+    let (failed_run, summary) = tokio::task::spawn_blocking({
+        let (nats, key) = (nats.clone(), key.clone());
+        move || {
+            must_benchmark(
+                &nats,
+                &key,
+                "sign-eddsa",
+                &[
+                    "--requests",
+                    "2",
+                    "--wallet",
+                    "no-such-wallet",
+                    "--eddsa-pub",
+                    &stranger,
+                ],
+            )
+        }
     })
     .await
     .expect("benchmark task");
@@ -85,4 +96,28 @@ async fn benchmark_summarises_every_ed25519_request_and_tallies_failures_by_code
         serde_json::json!({"ERROR_KEY_NOT_FOUND": 2})
     );
     assert_eq!(summary["p50_ms"], Value::Null);
+
+    // Message mode (the nodes hash), with a wallet created under a chosen ID: every signature
+    // recovers the wallet's key over the SHA-256 of its message.
+    let (message_run, summary) = tokio::task::spawn_blocking(move || {
+        must_benchmark(
+            &nats,
+            &key,
+            "sign-ecdsa-message",
+            &["--requests", "2", "--new-wallet", "bench-chosen-id"],
+        )
+    })
+    .await
+    .expect("benchmark task");
+    assert!(message_run.status.success(), "{summary}");
+    assert_eq!(summary["mode"], "sign-ecdsa-message");
+    assert_eq!(
+        (summary["ok"].clone(), summary["failed"].clone()),
+        (2.into(), 0.into())
+    );
+    assert!(
+        String::from_utf8_lossy(&message_run.stderr).contains("created wallet bench-chosen-id "),
+        "{}",
+        String::from_utf8_lossy(&message_run.stderr)
+    );
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use mpcium_client::bench::{self, Mode};
+use mpcium_client::bench::{self, Mode, WalletChoice};
 use mpcium_e2e::{Cluster, ClusterOptions};
 
 const PHASES: usize = 4;
@@ -39,7 +39,7 @@ async fn kv_consumers(js: &jetstream::Context) -> BTreeMap<String, usize> {
 async fn a_thousand_signatures_at_concurrency_32_all_succeed_without_consumer_growth() {
     let cluster = Cluster::must_start(ClusterOptions::default()).await;
     let client = cluster.must_client("soak").await;
-    let target = bench::prepare(&client, &Mode::SignEddsa, None)
+    let target = bench::prepare(&client, &Mode::SignEddsa, WalletChoice::New(None))
         .await
         .expect("benchmark wallet");
     let js = jetstream::new(async_nats::connect(cluster.nats.url()).await.expect("nats"));

@@ -216,6 +216,9 @@ pub enum BenchmarkMode {
     Keygen,
     /// ECDSA signing of a fresh 32-byte digest per request.
     SignEcdsa,
+    /// ECDSA signing of a fresh message per request, hashed by the nodes (`hash: sha256`): the
+    /// form presignature pools serve.
+    SignEcdsaMessage,
     /// Ed25519 signing of a fresh message per request.
     SignEddsa,
     /// Resharing one key of the wallet to `--reshare-nodes`.
@@ -253,8 +256,12 @@ pub struct BenchmarkArgs {
     #[arg(short, long, default_value_t = 1)]
     pub concurrency: usize,
     /// Sign or reshare with this existing wallet instead of creating one before timing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "new_wallet")]
     pub wallet: Option<String>,
+    /// Create the wallet to sign or reshare with under this ID (default: a random `bench-…` ID),
+    /// e.g. one listed in `presignatures.hot_wallets`.
+    #[arg(long, value_name = "ID")]
+    pub new_wallet: Option<String>,
     /// With `--wallet`: its secp256k1 key (hex; 33, 64 or 65 bytes).
     #[arg(long, requires = "wallet")]
     pub ecdsa_pub: Option<String>,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use mpcium_protocol::{
-    ErrorCode, KeyType, KeygenResultEvent, ResharingResultEvent, SigningResultEvent,
+    ErrorCode, KeyType, KeygenResultEvent, MessageHash, ResharingResultEvent, SigningResultEvent,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -32,6 +32,9 @@ pub enum Mode {
     Keygen,
     /// ECDSA signing of a fresh 32-byte digest per request.
     SignEcdsa,
+    /// ECDSA signing of a fresh message per request in the extended form (`hash: sha256`: the
+    /// nodes hash it), the form presignature pools serve.
+    SignEcdsaMessage,
     /// Ed25519 signing of a fresh message per request.
     SignEddsa,
     /// Resharing one key of the wallet to a committee.
@@ -39,11 +42,13 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The mode's name in summaries (`keygen`, `sign-ecdsa`, `sign-eddsa`, `reshare`).
+    /// The mode's name in summaries (`keygen`, `sign-ecdsa`, `sign-ecdsa-message`,
+    /// `sign-eddsa`, `reshare`).
     pub fn name(&self) -> &'static str {
         match self {
             Mode::Keygen => "keygen",
             Mode::SignEcdsa => "sign-ecdsa",
+            Mode::SignEcdsaMessage => "sign-ecdsa-message",
             Mode::SignEddsa => "sign-eddsa",
             Mode::Reshare(_) => "reshare",
         }
@@ -96,6 +101,8 @@ enum TargetKind {
     Ecdsa {
         wallet: String,
         key: [u8; 33],
+        /// Message mode (`hash: sha256`) instead of a client digest.
+        message_mode: bool,
     },
     Eddsa {
         wallet: String,
@@ -115,12 +122,21 @@ impl Target {
     }
 }
 
-/// Resolves what `mode` targets: `wallet`, or (for signing and resharing) a wallet created now,
-/// outside the measurement, retrying while the cluster is not ready yet.
+/// Which wallet signing and resharing runs use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WalletChoice {
+    /// An existing wallet.
+    Existing(Wallet),
+    /// A wallet created before timing, under this ID (`None`: a random `bench-…` ID).
+    New(Option<String>),
+}
+
+/// Resolves what `mode` targets: an existing wallet, or (for signing and resharing) a wallet
+/// created now, outside the measurement, retrying while the cluster is not ready yet.
 pub async fn prepare(
     client: &Client,
     mode: &Mode,
-    wallet: Option<Wallet>,
+    wallet: WalletChoice,
 ) -> Result<Target, PrepareError> {
     if *mode == Mode::Keygen {
         return Ok(Target {
@@ -129,9 +145,9 @@ pub async fn prepare(
         });
     }
     let (wallet, created) = match wallet {
-        Some(wallet) => (wallet, None),
-        None => {
-            let id = format!("bench-{}", uuid::Uuid::new_v4());
+        WalletChoice::Existing(wallet) => (wallet, None),
+        WalletChoice::New(id) => {
+            let id = id.unwrap_or_else(|| format!("bench-{}", uuid::Uuid::new_v4()));
             let keys = create_wallet_when_ready(client, &id).await?;
             let wallet = Wallet {
                 id,
@@ -161,9 +177,10 @@ pub async fn prepare(
     };
     let kind = match mode {
         Mode::Keygen => TargetKind::Keygen,
-        Mode::SignEcdsa => TargetKind::Ecdsa {
+        Mode::SignEcdsa | Mode::SignEcdsaMessage => TargetKind::Ecdsa {
             key: ecdsa()?,
             wallet: wallet.id.clone(),
+            message_mode: *mode == Mode::SignEcdsaMessage,
         },
         Mode::SignEddsa => TargetKind::Eddsa {
             key: eddsa()?,
@@ -272,11 +289,18 @@ async fn one_request(client: &Client, target: &TargetKind, tag: &str) -> Outcome
             let event = client.create_wallet(&format!("bench-{tag}")).await?;
             check_keygen(&event)?;
         }
-        TargetKind::Ecdsa { wallet, key } => {
+        TargetKind::Ecdsa {
+            wallet,
+            key,
+            message_mode,
+        } => {
             let digest: [u8; 32] = Sha256::digest(&message).into();
-            let event = client
-                .sign(SignRequest::ecdsa_digest(wallet, digest))
-                .await?;
+            let request = if *message_mode {
+                SignRequest::ecdsa_message(wallet, message.clone(), MessageHash::Sha256)
+            } else {
+                SignRequest::ecdsa_digest(wallet, digest)
+            };
+            let event = client.sign(request).await?;
             check_ecdsa(&event, &digest, key)?;
         }
         TargetKind::Eddsa { wallet, key } => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mpcium_client::bench::{self, Mode, Reshare, Summary, Wallet};
+use mpcium_client::bench::{self, Mode, Reshare, Summary, Wallet, WalletChoice};
 use mpcium_client::{Client, ClientOptions, LocalSigner, Nats, Passphrase};
 use mpcium_protocol::{ClientId, InitiatorAlgorithm, KeyType};
 
@@ -48,6 +48,7 @@ fn mode(args: &BenchmarkArgs) -> Mode {
     match args.mode {
         BenchmarkMode::Keygen => Mode::Keygen,
         BenchmarkMode::SignEcdsa => Mode::SignEcdsa,
+        BenchmarkMode::SignEcdsaMessage => Mode::SignEcdsaMessage,
         BenchmarkMode::SignEddsa => Mode::SignEddsa,
         BenchmarkMode::Reshare => Mode::Reshare(Reshare {
             key_type: match args.key_type {
@@ -60,7 +61,7 @@ fn mode(args: &BenchmarkArgs) -> Mode {
     }
 }
 
-fn wallet(args: &BenchmarkArgs) -> Result<Option<Wallet>, CliError> {
+fn wallet(args: &BenchmarkArgs) -> Result<WalletChoice, CliError> {
     let hex_key = |flag: &str, value: &Option<String>| {
         value
             .as_deref()
@@ -69,8 +70,8 @@ fn wallet(args: &BenchmarkArgs) -> Result<Option<Wallet>, CliError> {
             .map_err(|_| CliError::Usage(format!("--{flag} is not hex")))
     };
     Ok(match &args.wallet {
-        None => None,
-        Some(id) => Some(Wallet {
+        None => WalletChoice::New(args.new_wallet.clone()),
+        Some(id) => WalletChoice::Existing(Wallet {
             id: id.clone(),
             ecdsa_pub: hex_key("ecdsa-pub", &args.ecdsa_pub)?,
             eddsa_pub: hex_key("eddsa-pub", &args.eddsa_pub)?,
@@ -105,7 +106,7 @@ async fn connect(args: &BenchmarkArgs) -> Result<Client, CliError> {
 async fn measure(
     args: &BenchmarkArgs,
     mode: &Mode,
-    wallet: Option<Wallet>,
+    wallet: WalletChoice,
 ) -> Result<Summary, CliError> {
     let client = connect(args).await?;
     let target = bench::prepare(&client, mode, wallet)
