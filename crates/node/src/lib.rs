@@ -15,6 +15,7 @@ pub mod context;
 pub mod error;
 pub mod health;
 pub mod inbound;
+pub mod log_limit;
 pub mod metrics;
 pub mod ops;
 pub mod request;

@@ -408,7 +408,7 @@ pub enum Dropped {
     /// A protocol message whose content disagrees with its envelope (session, round, sender,
     /// recipient), or that does not decode.
     Inconsistent,
-    /// A session start or outcome that does not decode.
+    /// A session start, outcome or abort that does not decode.
     MalformedControl,
 }
 

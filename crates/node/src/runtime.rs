@@ -136,6 +136,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         ctx.clone(),
         inbound,
         tasks.work.clone(),
+        settings.max_concurrent_sessions,
     ));
 
     start_background(&config, &me, &ctx, &tasks, &metrics_handle)?;

@@ -94,7 +94,7 @@ async fn must_node(
         presign: Arc::new(mpcium_node::ops::presign::Pools::disabled()),
     });
     let tasks = tokio_util::task::TaskTracker::new();
-    tokio::spawn(mpcium_node::inbound::route(ctx.clone(), inbound, tasks));
+    tokio::spawn(mpcium_node::inbound::route(ctx.clone(), inbound, tasks, 64));
 
     let mut request = SignTxMessage {
         protocol: None,

@@ -34,17 +34,24 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
         Ok(start) => start,
         Err(error) => {
             crate::metrics::message_dropped(Dropped::MalformedControl);
-            tracing::warn!(%coordinator, %error, "dropped malformed session start");
+            if crate::log_limit::DROPPED.allow() {
+                tracing::warn!(%coordinator, %error, "dropped malformed session start");
+            }
             return;
         }
     };
     if let Err(refused) = ctx.start_window.check(&start) {
-        tracing::warn!(%coordinator, nonce = %start.nonce, %refused, "dropped stale or replayed session start");
+        crate::metrics::message_dropped(Dropped::Replay);
+        if crate::log_limit::DROPPED.allow() {
+            tracing::warn!(%coordinator, nonce = %start.nonce, %refused, "dropped stale or replayed session start");
+        }
         return;
     }
     if !orchestrate::accept_start(&ctx.sessions, &start.nonce) {
         crate::metrics::message_dropped(Dropped::Replay);
-        tracing::warn!(%coordinator, nonce = %start.nonce, "dropped replayed session start");
+        if crate::log_limit::DROPPED.allow() {
+            tracing::warn!(%coordinator, nonce = %start.nonce, "dropped replayed session start");
+        }
         return;
     }
     let span =
@@ -52,8 +59,22 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
     let in_flight = crate::metrics::session_started(start.operation);
     // Presignature refills wait while live session parts run.
     let live = (start.operation != Operation::Presign).then(|| ctx.presign.live());
-    let result =
-        tracing::Instrument::instrument(participate(ctx.clone(), &coordinator, &start), span).await;
+    // Signing and presigning leave nothing half-done when stopped between two awaits; the
+    // other operations always run to their own end.
+    let mut watch = matches!(start.operation, Operation::Sign | Operation::Presign)
+        .then(|| ctx.sessions.aborts().watch(&start.nonce, &coordinator));
+    let part =
+        tracing::Instrument::instrument(participate(ctx.clone(), &coordinator, &start), span);
+    let result = match watch.as_mut() {
+        None => part.await,
+        Some(watch) => tokio::select! {
+            result = part => result,
+            () = watch.aborted() => {
+                tracing::info!(nonce = %start.nonce, %coordinator, "session part aborted by its coordinator");
+                return;
+            }
+        },
+    };
     drop(in_flight);
     drop(live);
     if let Err(error) = &result {

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mpcium_protocol::{KeyType, SignTxMessage, SigningResultEvent};
+use mpcium_protocol::{ErrorCode, KeyType, SignTxMessage, SigningResultEvent};
 use mpcium_state::config::Deadlines;
 use mpcium_state::registry::{KeyInfo, Registry};
 use mpcium_tss::ecdsa;
@@ -83,10 +83,11 @@ pub async fn coordinate(
     Ok(event)
 }
 
-/// Runs the signing session on a committee of ready holders; when members of that committee
-/// stop answering (their readiness lapses, seen by this node or reported by a participant), the
-/// session is abandoned at once and run again without them while enough holders are left. Only
-/// the session that completes yields a result, so a request never gets two.
+/// Runs the signing session on a committee of ready holders. When members of that committee
+/// stop answering (their readiness lapses, seen by this node or reported by a participant) or
+/// report that they hold no share of the wallet (a node whose store was lost), the session is
+/// abandoned at once and run again without them while enough holders are left. Only the session
+/// that completes yields a result, so a request never gets two.
 async fn run_with_failover(
     ctx: &NodeContext,
     info: &KeyInfo,
@@ -105,27 +106,48 @@ async fn run_with_failover(
             .ok_or_else(|| too_few_signers(info, &ready, &gone))?;
         let start = Start::new(Operation::Sign, participants, payload.to_vec());
         let deadline = ctx.deadlines.signing + Deadlines::COORDINATOR_SLACK;
-        match orchestrate::run(&ctx.sessions, start, deadline).await {
+        let error = match orchestrate::run(&ctx.sessions, start, deadline).await {
             Ok(outputs) => return Ok(outputs),
-            Err(error) if !error.missing().is_empty() => {
-                let newly: Vec<&String> = error
-                    .missing()
-                    .iter()
-                    .filter(|n| !gone.contains(*n))
-                    .collect();
-                if newly.is_empty() {
-                    return Err(error);
-                }
-                tracing::warn!(
-                    tx_id = %request.tx_id,
-                    missing = ?newly,
-                    %error,
-                    "signers stopped answering; signing again without them"
-                );
-                gone.extend(newly.into_iter().cloned());
-            }
-            Err(error) => return Err(error),
+            Err(error) => error,
+        };
+        let newly: Vec<String> = left_out(&error)
+            .into_iter()
+            .filter(|n| !gone.contains(n))
+            .collect();
+        if newly.is_empty() {
+            return Err(error);
         }
+        if error.code() == ErrorCode::KeyNotFound {
+            // A share-less member: sign without it if a committee is left, else say which
+            // holder lacks its share (not a readiness problem).
+            let rest: BTreeSet<String> = ready
+                .iter()
+                .filter(|n| !newly.contains(n))
+                .cloned()
+                .collect();
+            if choose_signers(info, &rest, &request.tx_id).is_none() {
+                return Err(error);
+            }
+        }
+        tracing::warn!(
+            tx_id = %request.tx_id,
+            left_out = ?newly,
+            %error,
+            "signers cannot take part; signing again without them"
+        );
+        gone.extend(newly);
+    }
+}
+
+/// The members a failed signing session is run again without: those that stopped answering, or
+/// the one that reported holding no share of the wallet.
+fn left_out(error: &NodeError) -> Vec<String> {
+    if !error.missing().is_empty() {
+        return error.missing().to_vec();
+    }
+    match error.reporter() {
+        Some(node) if error.code() == ErrorCode::KeyNotFound => vec![node.to_owned()],
+        _ => Vec::new(),
     }
 }
 
@@ -144,7 +166,10 @@ fn too_few_signers(info: &KeyInfo, ready: &BTreeSet<String>, gone: &BTreeSet<Str
     );
     if !gone.is_empty() {
         let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
-        reason.push_str(&format!("; stopped answering: [{}]", gone.join(", ")));
+        reason.push_str(&format!(
+            "; left out (not answering, or holding no share): [{}]",
+            gone.join(", ")
+        ));
     }
     NodeError::not_ready(NotReady::TooFewSigners, reason)
 }

@@ -313,7 +313,9 @@ async fn respond(
         Answer::Reply(reply) => reply,
         Answer::Unanswerable => {
             crate::metrics::message_dropped(crate::metrics::Dropped::UnidentifiableRequest);
-            tracing::warn!(?op, "terminated an undecodable request that names no id");
+            if crate::log_limit::DROPPED.allow() {
+                tracing::warn!(?op, "terminated an undecodable request that names no id");
+            }
             return Responded::Unanswerable;
         }
         Answer::Redeliver(reason) => {

@@ -7,7 +7,8 @@
 //! future on a runtime worker would stall every other task on that worker (NATS heartbeats,
 //! health checks, other sessions), so each protocol runs on a blocking-pool thread that drives it
 //! with the runtime's handle. The deadline is enforced inside, so a timed-out protocol is dropped
-//! at its next await point and its thread is released.
+//! at its next await point and its thread is released; so is one whose caller stopped waiting
+//! (an aborted session part).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use mpcium_tss::{delivery, Participants, ProtocolKind, SessionId, TssError};
 use super::hold::Hold;
 use super::router::SessionInbox;
 use super::{wire, Sessions};
-use crate::error::{BadRequest, NodeError, ProtocolFault};
+use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
 use crate::transport::bus::Bus;
 use crate::transport::channel;
 
@@ -33,11 +34,15 @@ pub enum RunError {
     /// The protocol thread panicked (a bug); the panic message is not propagated.
     #[error("protocol task failed unexpectedly")]
     Panicked,
+    /// The caller stopped waiting (the session part was aborted); nobody sees this result.
+    #[error("abandoned by its caller")]
+    Abandoned,
 }
 
 /// Builds a protocol future with `make` on a blocking thread and runs it to completion there, or
-/// gives up after `deadline` or as soon as `gone` names peers that died (see
-/// [`Sessions::gone`]). The future itself never crosses threads, so it need not be `Send`.
+/// gives up after `deadline`, as soon as `gone` names peers that died (see [`Sessions::gone`]),
+/// or when this future is dropped. The protocol future itself never crosses threads, so it need
+/// not be `Send`.
 pub async fn run_protocol<M, F, G>(
     deadline: Duration,
     gone: G,
@@ -52,6 +57,9 @@ where
     let handle = tokio::runtime::Handle::current();
     // The protocol's log lines keep the session's span on the blocking thread.
     let span = tracing::Span::current();
+    // Dropped with this future: the protocol then stops at its next await point instead of
+    // waiting on its thread until the deadline.
+    let (_waiting, caller_left) = tokio::sync::oneshot::channel::<()>();
     tokio::task::spawn_blocking(move || {
         let run = async move {
             tokio::select! {
@@ -59,6 +67,7 @@ where
                     output.map_err(|_| RunError::TimedOut(deadline))
                 }
                 peers = gone => Err(RunError::PeersGone(peers)),
+                _ = caller_left => Err(RunError::Abandoned),
             }
         };
         handle.block_on(tracing::Instrument::instrument(run, span))
@@ -162,6 +171,7 @@ pub fn run_error(error: RunError, what: &str) -> NodeError {
             missing,
         },
         RunError::Panicked => NodeError::bug(format!("{what} failed unexpectedly")),
+        RunError::Abandoned => NodeError::io(Io::SessionClosed, format!("{what} was abandoned")),
     }
 }
 
@@ -200,5 +210,34 @@ mod tests {
             run_protocol(Duration::from_secs(60), gone, std::future::pending::<()>).await,
             Err(RunError::PeersGone(vec!["node-b".to_owned()]))
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_protocol_whose_caller_stops_waiting_is_dropped_at_once() {
+        struct Dropped(Option<tokio::sync::oneshot::Sender<()>>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                if let Some(tx) = self.0.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        let (tx, dropped) = tokio::sync::oneshot::channel();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let run = tokio::spawn(run_protocol(
+            Duration::from_secs(3600),
+            std::future::pending(),
+            move || async move {
+                let _guard = Dropped(Some(tx));
+                let _ = started_tx.send(());
+                std::future::pending::<()>().await
+            },
+        ));
+        started.await.expect("the protocol started");
+        run.abort();
+        tokio::time::timeout(Duration::from_secs(10), dropped)
+            .await
+            .expect("the protocol was dropped, not left to its 1 h deadline")
+            .expect("dropped");
     }
 }

@@ -1,5 +1,6 @@
 //! Sessions: the lifetime of one threshold-protocol execution on this node — the control
-//! messages that start and end it ([`control`]), running it as a coordinator ([`orchestrate`]) or a
+//! messages that start and end it ([`control`]) or give it up early ([`abort`]), running it as a
+//! coordinator ([`orchestrate`]) or a
 //! participant ([`io`]), message routing with early-message buffering and replay protection
 //! ([`router`]), replay protection of session starts across restarts ([`start_window`]), the
 //! checks between envelopes and protocol frames ([`wire`]), and the fault suite's test hook
@@ -9,6 +10,7 @@
 //! received messages go — never over the whole node context. Operations (`crate::ops`) sit above
 //! and decide *what* runs; the transport sits below.
 
+pub mod abort;
 pub mod control;
 pub mod hold;
 pub mod io;
@@ -19,29 +21,39 @@ pub mod start_window;
 pub mod wire;
 
 use crate::transport::bus::Bus;
+use abort::Aborts;
 use hold::Hold;
 use liveness::Liveness;
 use router::Router;
 
 /// What session code needs of the node: its id, the bus to send on, the router that holds
-/// received messages and the watch on peers' readiness. Cheap to clone.
+/// received messages, the watch on peers' readiness and the parts its coordinators may abort.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Sessions {
     bus: Bus,
     router: Router,
     liveness: Liveness,
     hold: Hold,
+    aborts: Aborts,
 }
 
 impl Sessions {
     /// A handle over `bus`, `router` and `liveness`.
     pub fn new(bus: Bus, router: Router, liveness: Liveness) -> Self {
+        let aborts = Aborts::new(router.limits().active_sessions);
         Self {
             bus,
             router,
             liveness,
             hold: Hold::default(),
+            aborts,
         }
+    }
+
+    /// The parts of sessions that their coordinators may abort.
+    pub fn aborts(&self) -> &Aborts {
+        &self.aborts
     }
 
     /// The same handle with the fault suite's test hook ([`hold`]).

@@ -1,23 +1,74 @@
 //! Running a session as its coordinator, and the control traffic around every session: the
-//! coordinator orders each participant to start ([`run`]), participants accept an order once
-//! ([`accept_start`]) and report how their part ended ([`report`]).
+//! coordinator orders each participant to start ([`run`]) and, when it gives the session up,
+//! tells those that have not reported to stop ([`super::abort`]); participants accept an order
+//! once ([`accept_start`]) and report how their part ended ([`report`]).
 
 use std::time::{Duration, Instant};
 
+use super::abort::{abort_session, Abort};
 use super::control::{self, Outcome, Output, Start};
 use super::Sessions;
 use crate::error::{Io, NodeError};
-use crate::transport::channel::{OUTCOME, START};
+use crate::transport::channel::{ABORT, OUTCOME, START};
 use crate::transport::envelope::Header;
 
 /// Orders every participant of `start` to run it and waits for all their outcomes.
 /// Returns each participant's output in participant order, or the first failure reported, or a
 /// timeout naming the participants that did not answer — at the deadline, or as soon as one of
-/// them stops being ready.
+/// them stops being ready. On failure, participants that have not reported are told to stop.
 pub async fn run(
     sessions: &Sessions,
     start: Start,
     deadline: Duration,
+) -> Result<Vec<Output>, NodeError> {
+    let mut reported = vec![false; start.participants.len()];
+    let result = run_reporting(sessions, &start, deadline, &mut reported).await;
+    if result.is_err() {
+        let unreported = start
+            .participants
+            .iter()
+            .zip(&reported)
+            .filter(|(_, done)| !**done)
+            .map(|(p, _)| p);
+        for participant in unreported {
+            abort(sessions, &start.nonce, participant).await;
+        }
+    }
+    result
+}
+
+/// Tells `participant` to stop its part of the session `nonce` (best effort: a part that
+/// cannot be aborted ends by its own deadline).
+async fn abort(sessions: &Sessions, nonce: &str, participant: &str) {
+    let payload = match serde_json::to_vec(&Abort {
+        nonce: nonce.to_owned(),
+    }) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(%error, "cannot encode an abort");
+            return;
+        }
+    };
+    let header = Header {
+        channel: ABORT,
+        session: abort_session(nonce),
+        round: 0,
+        seq: 0,
+        broadcast: false,
+        from: sessions.me().to_owned(),
+        to: participant.to_owned(),
+    };
+    if let Err(error) = sessions.bus().send(&header, &payload).await {
+        tracing::debug!(%participant, %error, "cannot send an abort");
+    }
+}
+
+/// [`run`], marking in `reported` each participant whose outcome arrived.
+async fn run_reporting(
+    sessions: &Sessions,
+    start: &Start,
+    deadline: Duration,
+    reported: &mut [bool],
 ) -> Result<Vec<Output>, NodeError> {
     let outcome_key = (OUTCOME, control::outcome_session(&start.nonce));
     let mut inbox = sessions
@@ -25,7 +76,7 @@ pub async fn run(
         .register(outcome_key, start.participants.clone(), Instant::now())
         .map_err(NodeError::from)?;
     let payload =
-        serde_json::to_vec(&start).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
+        serde_json::to_vec(start).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
     tracing::debug!(
         operation = ?start.operation,
         nonce = %start.nonce,
@@ -58,7 +109,9 @@ pub async fn run(
             };
             let Ok(outcome) = serde_json::from_slice::<Outcome>(&opened.payload) else {
                 crate::metrics::message_dropped(crate::metrics::Dropped::MalformedControl);
-                tracing::warn!(from = %opened.header.from, "dropped malformed outcome");
+                if crate::log_limit::DROPPED.allow() {
+                    tracing::warn!(from = %opened.header.from, "dropped malformed outcome");
+                }
                 continue;
             };
             if outcome.nonce != start.nonce {
@@ -71,6 +124,7 @@ pub async fn run(
             else {
                 continue;
             };
+            reported[slot] = true;
             match outcome.result {
                 Ok(output) => outputs[slot] = Some(output),
                 Err(failure) => return Err(NodeError::reported_by(&opened.header.from, failure)),

@@ -171,6 +171,11 @@ impl Router {
         }
     }
 
+    /// The limits it was made with.
+    pub fn limits(&self) -> &RouterLimits {
+        &self.limits
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock means a panic while routing; the state is still consistent
         // (every mutation is a single map operation), so keep going.

@@ -34,12 +34,14 @@ pub fn incoming(
                     Ok(wire) => return Some((wire, (inbox, participants))),
                     Err(reason) => {
                         crate::metrics::message_dropped(crate::metrics::Dropped::Inconsistent);
-                        tracing::warn!(
-                            from = %opened.header.from,
-                            round = opened.header.round,
-                            reason,
-                            "dropped inconsistent protocol message"
-                        )
+                        if crate::log_limit::DROPPED.allow() {
+                            tracing::warn!(
+                                from = %opened.header.from,
+                                round = opened.header.round,
+                                reason,
+                                "dropped inconsistent protocol message"
+                            );
+                        }
                     }
                 }
             }

@@ -93,7 +93,9 @@ impl Bus {
                     }
                     Err(error) => {
                         crate::metrics::message_dropped(dropped_reason(&error));
-                        tracing::warn!(%error, "dropped node message");
+                        if crate::log_limit::DROPPED.allow() {
+                            tracing::warn!(%error, "dropped node message");
+                        }
                     }
                 }
             }

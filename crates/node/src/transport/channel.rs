@@ -1,4 +1,4 @@
-//! The envelope channels: which kind of traffic an envelope carries. Session control has two
+//! The envelope channels: which kind of traffic an envelope carries. Session control has three
 //! channels of its own; every threshold protocol has one, so a message of one protocol can never
 //! be fed to another.
 
@@ -10,6 +10,8 @@ use super::envelope::Channel;
 pub const START: Channel = Channel(0);
 /// Participants' outcome reports to their coordinator.
 pub const OUTCOME: Channel = Channel(9);
+/// A coordinator's order to stop a session part ([`crate::session::abort`]).
+pub const ABORT: Channel = Channel(11);
 
 /// The channel that carries messages of protocol `kind`.
 pub fn of_protocol(kind: ProtocolKind) -> Channel {
@@ -43,7 +45,7 @@ mod tests {
             ProtocolKind::EddsaReshare,
             ProtocolKind::EcdsaOnlineSign,
         ];
-        let mut seen: Vec<Channel> = vec![START, OUTCOME];
+        let mut seen: Vec<Channel> = vec![START, OUTCOME, ABORT];
         for kind in kinds {
             let channel = of_protocol(kind);
             assert!(!seen.contains(&channel), "{kind:?}");
