@@ -15,8 +15,17 @@ cargo fmt --all -- --check
 echo "test: cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "test: cargo test"
-cargo test --workspace --locked
+# cargo-nextest (on the project's machines) runs the test binaries side by side, which the
+# end-to-end tests, mostly waiting on clusters, make good use of (.config/nextest.toml); doctests
+# run apart. Without it, cargo test runs the same tests one binary at a time.
+if cargo nextest --version >/dev/null 2>&1; then
+  echo "test: cargo nextest run (profile ci: .config/nextest.toml) and the doctests"
+  cargo nextest run --workspace --locked --profile ci --no-tests=warn
+  cargo test --workspace --locked --doc
+else
+  echo "test: cargo test (cargo-nextest not found)"
+  cargo test --workspace --locked
+fi
 
 echo "test: deployment checks (scripts/check-deploy.sh: yamllint, Helm render, schemas, pod policies, image)"
 scripts/check-deploy.sh
