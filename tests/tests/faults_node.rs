@@ -17,6 +17,10 @@ use mpcium_protocol::{ErrorCode, KeyType};
 /// `signing_timeout_seconds` of the SIGSTOP scenario: short, so going past it is quick.
 const SIGNING_DEADLINE: Duration = Duration::from_secs(20);
 
+/// What a node logs when its part of a session ends without an outcome of its own: aborted
+/// ("session part aborted by its coordinator") or failed ("session part failed").
+const SESSION_PART_ENDED: &str = "session part ";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_and_restarted_with_its_store_rejoins_and_signs() {
     let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
@@ -64,11 +68,13 @@ async fn a_node_paused_past_the_deadline_is_failed_over_and_signs_after_it_conti
         (paused_at.elapsed() > past).then_some(())
     })
     .await;
-    let ended = cluster.mark("session part failed");
+    // Its stale session ends instead of hanging: aborted by the coordinator's abort, which
+    // waited for it on NATS, or timed out, whichever it sees first ("session part aborted by
+    // its coordinator" / "session part failed"); and it is ready again.
+    let ended = cluster.mark(SESSION_PART_ENDED);
     cluster.must_signal(frozen, "CONT");
-    // Its stale session ends (timed out) instead of hanging, and it is ready again.
     cluster
-        .must_wait_logged(&ended, &[frozen], "session part failed")
+        .must_wait_logged(&ended, &[frozen], SESSION_PART_ENDED)
         .await;
     cluster.must_wait_ready(&[frozen]).await;
     wallet.must_be_unchanged(&cluster).await;
