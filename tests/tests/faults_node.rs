@@ -1,8 +1,8 @@
 //! Fault suite, one node's process and store on a 2-of-3 cluster: a node killed while idle and
 //! restarted with its store rejoins and signs; a node frozen with SIGSTOP in the middle of a
 //! signing session, past the signing deadline, then continued with SIGCONT; a node whose store is
-//! deleted gives a clear error, and the documented recovery (a reshare to the same committee)
-//! brings it back.
+//! deleted is signed around (or, with no committee left without it, gives a clear error), and
+//! the documented recovery (a reshare to the same committee) brings it back.
 //!
 //! Each scenario asserts a terminal result for the client, that the wallet is unchanged, and that
 //! the next request succeeds.
@@ -83,7 +83,7 @@ async fn a_node_paused_past_the_deadline_is_failed_over_and_signs_after_it_conti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_whose_store_is_deleted_gives_a_clear_error_until_a_reshare_restores_it() {
+async fn a_node_whose_store_is_deleted_is_signed_around_or_named_until_a_reshare_restores_it() {
     let mut cluster = Cluster::must_start(ClusterOptions::default()).await;
     let client = cluster.must_patient_client("faults-node-wiped").await;
     let wallet = Wallet::must_create(&cluster, &client, "w-faults-node-wiped").await;
@@ -92,6 +92,35 @@ async fn a_node_whose_store_is_deleted_gives_a_clear_error_until_a_reshare_resto
     cluster.must_kill(wiped);
     cluster.must_wipe_store(wiped);
     cluster.must_restart(wiped).await;
+
+    // With every node up, committees that include the wiped node fail over to the other two:
+    // the wiped node reports it holds no share, the coordinator aborts its partner's part and
+    // signs without it. Committees rotate with the transaction id, so 8 requests include it.
+    let logged = |needle: &str| -> usize {
+        cluster
+            .nodes
+            .iter()
+            .map(|n| n.log_lines(needle).len())
+            .sum()
+    };
+    let (failovers, aborts) = (
+        logged("signers cannot take part"),
+        logged("session part aborted by its coordinator"),
+    );
+    for i in 0..8 {
+        wallet
+            .must_sign_eddsa(&client, &format!("around the wiped node {i}"))
+            .await;
+    }
+    assert!(
+        logged("signers cannot take part") > failovers,
+        "no request had the wiped node in its committee"
+    );
+    // The partner's abort may still be on its way when the signature arrives.
+    must_wait("the wiped node's partner to be aborted", || {
+        (logged("session part aborted by its coordinator") > aborts).then_some(())
+    })
+    .await;
 
     // With node 0 stopped, every committee needs the wiped node: a clear error naming it.
     cluster.must_stop(0).await;
