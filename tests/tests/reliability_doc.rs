@@ -14,6 +14,7 @@ const RELIABILITY_SUITES: &[&str] = &[
     "tests/tests/faults_kill_sign.rs",
     "tests/tests/faults_nats.rs",
     "tests/tests/faults_node.rs",
+    "tests/tests/faults_restart.rs",
     "tests/tests/hostile.rs",
     "tests/tests/secret_hygiene.rs",
 ];

@@ -1,7 +1,9 @@
 //! `mpcium start`: brings a node up from its checked inputs in named stages, serves until
 //! shutdown, and drains.
 //!
-//! Order matters: the node subscribes to its transport subject before it declares itself ready,
+//! Order matters: the node subscribes to its transport subject, then at once replaces any mark a
+//! previous process of this node left with a starting mark in its own incarnation (peers' sessions
+//! with that process fail over now, not at their deadline), and only then declares itself ready,
 //! so no peer ever sends into the void; it declares itself ready before it consumes requests;
 //! on shutdown it stops consuming, lets in-flight sessions finish (bounded), clears its ready
 //! flag and drains its NATS connection. Every task it spawns is owned by one of two trackers —
@@ -128,6 +130,11 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         registry.clone(),
     )
     .await?;
+    // Subscribed: say at once that this is a new process (not ready yet; see `session::liveness`).
+    registry
+        .set_starting(&ctx.me, READY_TTL)
+        .await
+        .map_err(|e| RuntimeError::Registry(e.to_string()))?;
     let js = jetstream::new(client.clone());
     ensure_streams(&js)
         .await
@@ -148,7 +155,12 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         .set_ready(&ctx.me, READY_TTL)
         .await
         .map_err(|e| RuntimeError::Registry(e.to_string()))?;
-    tracing::info!(node = %me.name, node_id = %me.id, "[READY] Node is ready");
+    tracing::info!(
+        node = %me.name,
+        node_id = %me.id,
+        incarnation = %registry.incarnation(),
+        "[READY] Node is ready"
+    );
     tasks.serving(background::heartbeat(ctx.clone()));
     tasks.serving(ops::aux::maintain(ctx.clone()));
     tasks.serving(ops::presign::refill::run(ctx.clone()));
@@ -295,9 +307,10 @@ async fn start_transport(
     Ok((ctx, inbound, bus_task))
 }
 
-/// Sessions' watch on peers' readiness, over the node's standing view (never a registry read).
+/// Sessions' watch on peers' readiness and incarnations, over the node's standing view (never a
+/// registry read).
 fn readiness_watch(view: ReadyView) -> Liveness {
-    let probe: ReadyProbe = Arc::new(move || view.ready_nodes().ok());
+    let probe: ReadyProbe = Arc::new(move || view.readiness().ok());
     Liveness::new(probe, Liveness::DEFAULT_EVERY)
 }
 

@@ -8,8 +8,9 @@
 //!   `Flags`, `LockIndex`, `CreateIndex`, `ModifyIndex`); `404` if the key is missing;
 //! * `GET /v1/kv/<prefix>?recurse`: every entry under the prefix, sorted by key; `404` if none;
 //! * `GET /v1/kv/<prefix>?keys`: a JSON array of key names; `404` if none;
-//! * `PUT /v1/kv/<key>[?cas=<index>]`: body is the raw value; replies `true` or `false`. `cas=0`
-//!   writes only if the key is absent; `cas=N` only if the key's `ModifyIndex` is `N`;
+//! * `PUT /v1/kv/<key>[?cas=<index>][&flags=<u64>]`: body is the raw value; replies `true` or
+//!   `false`. `cas=0` writes only if the key is absent; `cas=N` only if the key's `ModifyIndex`
+//!   is `N`; `flags` is stored with the value (0 when absent) and read back as `Flags`;
 //! * `DELETE /v1/kv/<key>[?recurse]`: replies `true`; with `?cas=<index>` it deletes only if
 //!   the key's `ModifyIndex` is that index (never for `0`) and replies whether it did;
 //! * `GET /v1/status/leader`: the leader's address as a JSON string (`""` when there is none);
@@ -19,7 +20,7 @@
 //!   wrong basic credentials (checked by a proxy in front of Consul in real deployments) `401`.
 //!
 //! Every write increments one store-wide index, as Consul's Raft index does. Blocking queries,
-//! sessions, locks, flags and transactions are not implemented.
+//! sessions, locks and transactions are not implemented.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -45,6 +46,7 @@ pub struct FakeConsulAuth {
 #[derive(Clone, Debug)]
 struct Entry {
     value: Vec<u8>,
+    flags: u64,
     create_index: u64,
     modify_index: u64,
 }
@@ -180,7 +182,7 @@ fn entry_json(key: &str, entry: &Entry) -> serde_json::Value {
     serde_json::json!({
         "LockIndex": 0,
         "Key": key,
-        "Flags": 0,
+        "Flags": entry.flags,
         "Value": value,
         "CreateIndex": entry.create_index,
         "ModifyIndex": entry.modify_index,
@@ -246,6 +248,11 @@ async fn kv_put(
         Some(Ok(cas)) => Some(cas),
         Some(Err(_)) => return (StatusCode::BAD_REQUEST, "Invalid cas index").into_response(),
     };
+    let flags = match query.get("flags").map(|f| f.parse::<u64>()) {
+        None => 0,
+        Some(Ok(flags)) => flags,
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "Invalid flags").into_response(),
+    };
     let mut kv = shared.kv();
     let current = kv.entries.get(&key).map(|e| e.modify_index);
     let allowed = match (cas, current) {
@@ -269,6 +276,7 @@ async fn kv_put(
         key,
         Entry {
             value: body.to_vec(),
+            flags,
             create_index,
             modify_index: index,
         },
@@ -386,5 +394,22 @@ mod tests {
         let (_, _, body) = must_request(&fake, "GET", "/v1/kv/p/?recurse", "").await;
         let entries: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(entries[1]["Value"], serde_json::Value::Null); // empty value
+    }
+
+    #[tokio::test]
+    async fn flags_are_stored_with_the_value_and_reset_by_a_put_without_them() {
+        let fake = FakeConsul::must_start().await;
+        must_request(&fake, "PUT", "/v1/kv/k?flags=18446744073709551615", "a").await;
+        let (_, _, body) = must_request(&fake, "GET", "/v1/kv/k", "").await;
+        let entries: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(entries[0]["Flags"].as_u64(), Some(u64::MAX));
+        must_request(&fake, "PUT", "/v1/kv/k", "b").await;
+        let (_, _, body) = must_request(&fake, "GET", "/v1/kv/k?recurse", "").await;
+        let entries: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(entries[0]["Flags"].as_u64(), Some(0));
+        assert_eq!(
+            must_request(&fake, "PUT", "/v1/kv/k?flags=x", "c").await.0,
+            400
+        );
     }
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use mpcium_tss::{delivery, Participants, ProtocolKind, SessionId, TssError};
 
 use super::hold::Hold;
+use super::liveness::Gone;
 use super::router::SessionInbox;
 use super::{wire, Sessions};
 use crate::error::{BadRequest, Io, NodeError, ProtocolFault};
@@ -28,9 +29,9 @@ pub enum RunError {
     /// The deadline passed first.
     #[error("timed out after {0:?}")]
     TimedOut(Duration),
-    /// These peers stopped being ready first: the session cannot finish.
-    #[error("peers stopped being ready: {}", .0.join(", "))]
-    PeersGone(Vec<String>),
+    /// These peers stopped being ready or restarted first: the session cannot finish.
+    #[error("peers gone: {0}")]
+    PeersGone(Gone),
     /// The protocol thread panicked (a bug); the panic message is not propagated.
     #[error("protocol task failed unexpectedly")]
     Panicked,
@@ -52,7 +53,7 @@ where
     M: FnOnce() -> F + Send + 'static,
     F: Future,
     F::Output: Send + 'static,
-    G: Future<Output = Vec<String>> + Send + 'static,
+    G: Future<Output = Gone> + Send + 'static,
 {
     let handle = tokio::runtime::Handle::current();
     // The protocol's log lines keep the session's span on the blocking thread.
@@ -163,12 +164,9 @@ pub fn run_error(error: RunError, what: &str) -> NodeError {
             missing: Vec::new(),
             reason: format!("{what} did not finish within {after:?}: a participant did not answer"),
         },
-        RunError::PeersGone(missing) => NodeError::Timeout {
-            reason: format!(
-                "{what} abandoned: {} stopped being ready (readiness lapsed)",
-                missing.join(", ")
-            ),
-            missing,
+        RunError::PeersGone(gone) => NodeError::Timeout {
+            reason: format!("{what} abandoned: {gone}"),
+            missing: gone.nodes(),
         },
         RunError::Panicked => NodeError::bug(format!("{what} failed unexpectedly")),
         RunError::Abandoned => NodeError::io(Io::SessionClosed, format!("{what} was abandoned")),
@@ -205,10 +203,22 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_protocol_whose_peer_is_gone_stops_naming_it() {
-        let gone = async { vec!["node-b".to_owned()] };
+        let restarted = Gone {
+            lapsed: vec![],
+            restarted: vec!["node-b".to_owned()],
+        };
+        let gone = std::future::ready(restarted.clone());
+        let error = run_protocol(Duration::from_secs(60), gone, std::future::pending::<()>)
+            .await
+            .unwrap_err();
+        assert_eq!(error, RunError::PeersGone(restarted));
+        let NodeError::Timeout { missing, reason } = run_error(error, "signing") else {
+            panic!("not a timeout");
+        };
+        assert_eq!(missing, vec!["node-b".to_owned()]);
         assert_eq!(
-            run_protocol(Duration::from_secs(60), gone, std::future::pending::<()>).await,
-            Err(RunError::PeersGone(vec!["node-b".to_owned()]))
+            reason,
+            "signing abandoned: node-b restarted (new incarnation)"
         );
     }
 

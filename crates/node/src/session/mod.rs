@@ -82,8 +82,12 @@ impl Sessions {
         &self.router
     }
 
-    /// Resolves with the peers among `nodes` (this node excluded) that stopped being ready.
-    pub fn gone(&self, nodes: &[String]) -> impl std::future::Future<Output = Vec<String>> + Send {
+    /// Resolves with the peers among `nodes` (this node excluded) that stopped being ready or
+    /// restarted since this call ([`Liveness::gone`]: their incarnations are taken now).
+    pub fn gone(
+        &self,
+        nodes: &[String],
+    ) -> impl std::future::Future<Output = liveness::Gone> + Send {
         let peers = nodes.iter().filter(|n| *n != self.me()).cloned().collect();
         self.liveness.gone(peers)
     }

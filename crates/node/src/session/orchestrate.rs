@@ -15,7 +15,8 @@ use crate::transport::envelope::Header;
 /// Orders every participant of `start` to run it and waits for all their outcomes.
 /// Returns each participant's output in participant order, or the first failure reported, or a
 /// timeout naming the participants that did not answer — at the deadline, or as soon as one of
-/// them stops being ready. On failure, participants that have not reported are told to stop.
+/// them stops being ready or restarts (its incarnation is compared with the one it had when the
+/// starts were sent). On failure, participants that have not reported are told to stop.
 pub async fn run(
     sessions: &Sessions,
     start: Start,
@@ -83,6 +84,8 @@ async fn run_reporting(
         participants = %start.participants.join(","),
         "coordinating session"
     );
+    // Taken before the starts go out: a participant restarted from here on lost its session.
+    let gone = sessions.gone(&start.participants);
     for participant in &start.participants {
         let header = Header {
             channel: START,
@@ -132,16 +135,12 @@ async fn run_reporting(
         }
         Ok(())
     };
-    let gone = sessions.gone(&start.participants);
     let waited = tokio::select! {
         collected = tokio::time::timeout(deadline, collect) => collected,
-        missing = gone => {
+        gone = gone => {
             return Err(NodeError::Timeout {
-                reason: format!(
-                    "{} stopped being ready (readiness lapsed) before the session finished",
-                    missing.join(", ")
-                ),
-                missing,
+                reason: format!("{gone} before the session finished"),
+                missing: gone.nodes(),
             })
         }
     };

@@ -8,8 +8,11 @@
 //! HTTP basic auth are sent when configured; every request has a timeout.
 //!
 //! Readiness: Consul KV has no TTL without sessions, so `mpc_ready/<node id>` holds the time the
-//! readiness expires (Unix milliseconds, decimal) and [`Registry::ready_nodes`] skips expired or
-//! unreadable entries. Stale keys stay until the node clears or refreshes them.
+//! readiness expires (Unix milliseconds, decimal; `0` for a starting mark) and
+//! [`Registry::ready_nodes`] skips expired or unreadable entries. The writer's [`Incarnation`]
+//! is the entry's `Flags` (`PUT ?flags=`; `0`: unknown, as in marks written before
+//! incarnations), so the value keeps its old form. Stale keys stay until the node clears or
+//! refreshes them.
 //!
 //! Tested against `mpcium_testkit::FakeConsul` (no Consul binary can be installed here).
 
@@ -21,7 +24,7 @@ use mpcium_protocol::nats_url::redact_url;
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Registry, RegistryError, Versioned, READY_PREFIX};
+use super::{Incarnation, Registry, RegistryError, Versioned, READY_PREFIX};
 
 mod sweep;
 pub use sweep::SweepPass;
@@ -72,7 +75,8 @@ impl std::fmt::Debug for ConsulSettings {
     }
 }
 
-/// A registry in Consul's KV store.
+/// A registry in Consul's KV store. Each [`ConsulRegistry::new`] draws a new [`Incarnation`]
+/// for the readiness marks it writes.
 #[derive(Clone, Debug)]
 pub struct ConsulRegistry {
     http: reqwest::Client,
@@ -80,6 +84,16 @@ pub struct ConsulRegistry {
     settings: ConsulSettings,
     /// Wall clock for readiness expiry; replaceable in tests.
     clock: fn() -> SystemTime,
+    incarnation: Incarnation,
+}
+
+/// One readiness entry as Consul holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ConsulMark {
+    /// When the readiness expires (the Unix epoch for a starting mark).
+    pub expires: SystemTime,
+    /// The writer's incarnation (`None`: flags 0, the old form).
+    pub incarnation: Option<Incarnation>,
 }
 
 #[derive(serde::Deserialize)]
@@ -89,6 +103,8 @@ struct KvEntry {
     value: Option<String>,
     #[serde(default)]
     modify_index: u64,
+    #[serde(default)]
+    flags: u64,
 }
 
 impl ConsulRegistry {
@@ -134,6 +150,7 @@ impl ConsulRegistry {
             base,
             settings,
             clock: SystemTime::now,
+            incarnation: Incarnation::random(),
         })
     }
 
@@ -148,25 +165,56 @@ impl ConsulRegistry {
         self.clock
     }
 
-    /// Every readiness key's node id with the expiry its value holds; malformed values are
-    /// left out. One read of `mpc_ready/`.
-    pub(super) async fn ready_expiries(
-        &self,
-    ) -> Result<BTreeMap<String, SystemTime>, RegistryError> {
-        Ok(self
-            .list(READY_PREFIX)
-            .await?
+    /// Every readiness key's node id with the mark it holds (expiry and incarnation); entries
+    /// whose value is not an expiry time are left out. One read of `mpc_ready/`.
+    pub(super) async fn ready_marks(&self) -> Result<BTreeMap<String, ConsulMark>, RegistryError> {
+        let mut url = self.kv_url(READY_PREFIX)?;
+        url.query_pairs_mut().append_pair("recurse", "true");
+        let Some(response) = self.send(Method::GET, url, READY_PREFIX, None).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let entries: Vec<KvEntry> = response.json().await.map_err(|e| {
+            Self::malformed(
+                READY_PREFIX,
+                format!("consul kv answer is not the documented json: {e}"),
+            )
+        })?;
+        Ok(entries
             .into_iter()
-            .filter_map(|(key, value)| {
+            .filter_map(|entry| {
+                let value = base64::engine::general_purpose::STANDARD
+                    .decode(entry.value?)
+                    .ok()?;
                 let ms = std::str::from_utf8(&value)
                     .ok()?
                     .trim()
                     .parse::<u64>()
                     .ok()?;
-                let node = key.strip_prefix(READY_PREFIX)?.to_owned();
-                Some((node, UNIX_EPOCH + Duration::from_millis(ms)))
+                let node = entry.key.strip_prefix(READY_PREFIX)?.to_owned();
+                let mark = ConsulMark {
+                    expires: UNIX_EPOCH + Duration::from_millis(ms),
+                    incarnation: Incarnation::from_u64(entry.flags),
+                };
+                Some((node, mark))
             })
             .collect())
+    }
+
+    /// Writes `node_id`'s readiness mark: `expires_ms` as the value, this handle's incarnation
+    /// as the flags.
+    async fn put_mark(&self, node_id: &str, expires_ms: u64) -> Result<(), RegistryError> {
+        let key = super::ready_key(node_id);
+        let mut url = self.kv_url(&key)?;
+        url.query_pairs_mut()
+            .append_pair("flags", &self.incarnation.as_u64().to_string());
+        if self
+            .put_url(url, &key, expires_ms.to_string().as_bytes())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Self::malformed(&key, "consul refused an unconditional put"))
+        }
     }
 
     fn now_unix_ms(&self) -> u64 {
@@ -326,6 +374,12 @@ impl ConsulRegistry {
         if let Some(cas) = cas {
             url.query_pairs_mut().append_pair("cas", &cas.to_string());
         }
+        self.put_url(url, key, value).await
+    }
+
+    /// `PUT` of `value` to `url` (the KV url of `key` with its query); returns Consul's
+    /// `true`/`false`.
+    async fn put_url(&self, url: Url, key: &str, value: &[u8]) -> Result<bool, RegistryError> {
         let response = self
             .send(Method::PUT, url, key, Some(value.to_vec()))
             .await?
@@ -470,8 +524,16 @@ impl Registry for ConsulRegistry {
     async fn set_ready(&self, node_id: &str, ttl: Duration) -> Result<(), RegistryError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let expires = self.now_unix_ms().saturating_add(ttl_ms);
-        self.put(&super::ready_key(node_id), expires.to_string().as_bytes())
-            .await
+        self.put_mark(node_id, expires).await
+    }
+
+    async fn set_starting(&self, node_id: &str, _ttl: Duration) -> Result<(), RegistryError> {
+        // Expired from the start: no reader, old or new, takes it for ready.
+        self.put_mark(node_id, 0).await
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        self.incarnation
     }
 
     async fn clear_ready(&self, node_id: &str) -> Result<(), RegistryError> {

@@ -12,12 +12,16 @@
 //! [`reservation`] builds exactly-once leases on the atomic operations (`create`,
 //! `compare_and_set`).
 //!
+//! Readiness marks carry the writing process's [`Incarnation`] ([`mark`]), so readers can tell
+//! a restarted node from one that stayed up.
+//!
 //! Callers that pick the backend at run time use [`AnyRegistry`]. Keys use `/` as the separator
 //! in every backend (Consul's form); values are bytes.
 
 mod consul;
 mod error;
 mod keys;
+pub mod mark;
 mod nats;
 mod nats_key;
 mod ready_view;
@@ -33,8 +37,9 @@ pub use keys::{
     keyinfo_key, peer_key, ready_key, result_key, KeyInfo, KEYINFO_PREFIX, PEERS_PREFIX,
     READY_PREFIX, RESULTS_PREFIX,
 };
+pub use mark::{Incarnation, ReadyMark};
 pub use nats::{NatsKvRegistry, NatsKvSettings};
-pub use ready_view::{ReadyView, CONSUL_REFRESH};
+pub use ready_view::{Readiness, ReadyView, CONSUL_REFRESH};
 
 use crate::store::KeyType;
 
@@ -123,12 +128,27 @@ pub trait Registry: Send + Sync {
     /// Succeeds if the backend is reachable and able to serve writes.
     fn healthy(&self) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
-    /// Marks `node_id` ready for `ttl`; the node re-calls this as a heartbeat well within `ttl`.
+    /// Marks `node_id` ready for `ttl`, with this handle's [`Registry::incarnation`]; the node
+    /// re-calls this as a heartbeat well within `ttl`.
     fn set_ready(
         &self,
         node_id: &str,
         ttl: Duration,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Marks `node_id` as starting (not ready) with this handle's [`Registry::incarnation`],
+    /// replacing the mark of a previous process with that id: readers see at once that the node
+    /// restarted. The mark lives at most `ttl` (NATS; Consul's never counts as ready) until
+    /// [`Registry::set_ready`] replaces it.
+    fn set_starting(
+        &self,
+        node_id: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// The incarnation this handle writes into readiness marks: drawn at random when the handle
+    /// was opened (a node opens one per process).
+    fn incarnation(&self) -> Incarnation;
 
     /// Marks `node_id` not ready (on shutdown).
     fn clear_ready(&self, node_id: &str) -> impl Future<Output = Result<(), RegistryError>> + Send;
@@ -306,6 +326,20 @@ impl Registry for AnyRegistry {
         match self {
             AnyRegistry::Consul(r) => r.set_ready(node_id, ttl).await,
             AnyRegistry::Nats(r) => r.set_ready(node_id, ttl).await,
+        }
+    }
+
+    async fn set_starting(&self, node_id: &str, ttl: Duration) -> Result<(), RegistryError> {
+        match self {
+            AnyRegistry::Consul(r) => r.set_starting(node_id, ttl).await,
+            AnyRegistry::Nats(r) => r.set_starting(node_id, ttl).await,
+        }
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        match self {
+            AnyRegistry::Consul(r) => r.incarnation(),
+            AnyRegistry::Nats(r) => r.incarnation(),
         }
     }
 

@@ -6,7 +6,8 @@
 //! prefix is encoded by [`super::nats_key`]. Buckets are created (or updated to this config) on
 //! open; `mpc_results` entries expire after [`NatsKvSettings::results_max_age`]. `mpc_ready` has `limit_markers`, and readiness is written with a per-message TTL
 //! (`Nats-TTL`), so an expired node vanishes from the bucket and watchers see a `Purge`; both
-//! need nats-server ≥ 2.11.
+//! need nats-server ≥ 2.11. Readiness values are [`ReadyMark`]s carrying this handle's
+//! [`Incarnation`] (see [`super::mark`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 
 use super::{
-    nats_key, Registry, RegistryError, Versioned, KEYINFO_PREFIX, PEERS_PREFIX, READY_PREFIX,
-    RESULTS_PREFIX,
+    nats_key, Incarnation, ReadyMark, Registry, RegistryError, Versioned, KEYINFO_PREFIX,
+    PEERS_PREFIX, READY_PREFIX, RESULTS_PREFIX,
 };
 
 /// How long the server keeps the marker it writes when a readiness key expires.
@@ -54,6 +55,7 @@ struct Bucket {
 }
 
 /// A registry in JetStream KV buckets on an existing NATS connection; a cheap `Clone` handle.
+/// Each [`NatsKvRegistry::open`] draws a new [`Incarnation`] for the readiness marks it writes.
 #[derive(Clone, Debug)]
 pub struct NatsKvRegistry {
     inner: Arc<Inner>,
@@ -66,6 +68,7 @@ struct Inner {
     ready: Bucket,
     keyinfo: Bucket,
     results: Bucket,
+    incarnation: Incarnation,
 }
 
 fn nats_error<'a, E: std::error::Error + Send + Sync + 'static>(
@@ -129,6 +132,7 @@ impl NatsKvRegistry {
                 ready,
                 keyinfo,
                 results,
+                incarnation: Incarnation::random(),
             }),
         })
     }
@@ -177,6 +181,43 @@ impl NatsKvRegistry {
             .await
             .map_err(nats_error("watch", READY_PREFIX))?;
         Ok((watch, empty))
+    }
+
+    /// Writes `node_id`'s readiness mark (ready or starting) with this handle's incarnation,
+    /// living `ttl`.
+    async fn put_mark(
+        &self,
+        node_id: &str,
+        ready: bool,
+        ttl: Duration,
+    ) -> Result<(), RegistryError> {
+        let key = super::ready_key(node_id);
+        let (bucket, kv_key) = self.locate(&key)?;
+        // `kv::Store` has no put-with-TTL, so publish to the bucket's subject with the
+        // per-message TTL header ourselves. The server counts TTLs in whole seconds.
+        let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            async_nats::header::NATS_MESSAGE_TTL,
+            seconds.max(1).to_string().as_str(),
+        );
+        let mark = ReadyMark {
+            incarnation: Some(self.inner.incarnation),
+            ready,
+        }
+        .encode_nats();
+        let subject = format!(
+            "{}{kv_key}",
+            bucket.kv.put_prefix.as_deref().unwrap_or(&bucket.kv.prefix)
+        );
+        self.inner
+            .js
+            .publish_with_headers(subject, headers, Bytes::from(mark))
+            .await
+            .map_err(nats_error("set readiness", &key))?
+            .await
+            .map_err(nats_error("set readiness", &key))?;
+        Ok(())
     }
 
     /// Every live key of `bucket`, in registry form.
@@ -308,28 +349,15 @@ impl Registry for NatsKvRegistry {
     }
 
     async fn set_ready(&self, node_id: &str, ttl: Duration) -> Result<(), RegistryError> {
-        let key = super::ready_key(node_id);
-        let (bucket, kv_key) = self.locate(&key)?;
-        // `kv::Store` has no put-with-TTL, so publish to the bucket's subject with the
-        // per-message TTL header ourselves. The server counts TTLs in whole seconds.
-        let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(
-            async_nats::header::NATS_MESSAGE_TTL,
-            seconds.max(1).to_string().as_str(),
-        );
-        let subject = format!(
-            "{}{kv_key}",
-            bucket.kv.put_prefix.as_deref().unwrap_or(&bucket.kv.prefix)
-        );
-        self.inner
-            .js
-            .publish_with_headers(subject, headers, Bytes::from_static(b"true"))
-            .await
-            .map_err(nats_error("set readiness", &key))?
-            .await
-            .map_err(nats_error("set readiness", &key))?;
-        Ok(())
+        self.put_mark(node_id, true, ttl).await
+    }
+
+    async fn set_starting(&self, node_id: &str, ttl: Duration) -> Result<(), RegistryError> {
+        self.put_mark(node_id, false, ttl).await
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        self.inner.incarnation
     }
 
     async fn clear_ready(&self, node_id: &str) -> Result<(), RegistryError> {
@@ -338,10 +366,11 @@ impl Registry for NatsKvRegistry {
 
     async fn ready_nodes(&self) -> Result<BTreeSet<String>, RegistryError> {
         Ok(self
-            .keys(&self.inner.ready)
+            .list(READY_PREFIX)
             .await?
             .into_iter()
-            .filter_map(|k| k.strip_prefix(READY_PREFIX).map(str::to_owned))
+            .filter(|(_, value)| ReadyMark::decode_nats(value).ready)
+            .filter_map(|(k, _)| k.strip_prefix(READY_PREFIX).map(str::to_owned))
             .collect())
     }
 }

@@ -2,14 +2,18 @@
 //! answering "which nodes are ready?" costs no registry round trip, no consumer and no listing.
 //!
 //! * NATS KV: one watch (last value per key, then every change) of the `mpc_ready` bucket (one JetStream consumer for the life of
-//!   the view, re-created with backoff if its stream ends or fails). A `Put` marks a node ready
-//!   until the put's server timestamp (capped at the local clock) plus the readiness TTL; a
+//!   the view, re-created with backoff if its stream ends or fails). A `Put` of a ready mark
+//!   marks a node ready until the put's server timestamp (capped at the local clock) plus the
+//!   readiness TTL (a starting mark only records the incarnation); a
 //!   `Delete` or `Purge` (a key whose per-key TTL ran out, through the bucket's limit markers)
 //!   removes it at once. The local expiry means a node whose heartbeat stopped disappears within
 //!   the TTL even if the expiry marker were never seen.
 //! * Consul: the readiness values hold their expiry time (see the backend); a background task
 //!   re-reads the prefix every [`CONSUL_REFRESH`] and the view judges expiry at read time, so an
 //!   expired entry disappears at its expiry, whatever the refresh lag.
+//!
+//! Besides who is ready, the view keeps each mark's [`Incarnation`] ([`ReadyView::readiness`]),
+//! so sessions can notice a peer that restarted while its old mark had not lapsed yet.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +22,9 @@ use std::time::{Duration, Instant, SystemTime};
 use async_nats::jetstream::kv::Operation;
 use futures::StreamExt;
 
-use super::{nats_key, AnyRegistry, ConsulRegistry, NatsKvRegistry, RegistryError};
+use super::{
+    nats_key, AnyRegistry, ConsulRegistry, Incarnation, NatsKvRegistry, ReadyMark, RegistryError,
+};
 
 /// How often the Consul view re-reads `mpc_ready/`.
 pub const CONSUL_REFRESH: Duration = Duration::from_secs(1);
@@ -55,10 +61,30 @@ struct Shared {
     last_read: tokio::sync::watch::Sender<Option<Instant>>,
 }
 
+/// What the view holds at one instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Nodes whose readiness is current.
+    pub ready: BTreeSet<String>,
+    /// The incarnation of every node whose mark (ready, starting or expired but not yet
+    /// removed) names one; marks in the old form are absent.
+    pub incarnations: BTreeMap<String, Incarnation>,
+}
+
+/// One node's mark as the view holds it.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// When its readiness expires.
+    expires: SystemTime,
+    /// Whether the mark says ready (false: the process is starting).
+    ready: bool,
+    incarnation: Option<Incarnation>,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    /// Node id → when its readiness expires.
-    expires: BTreeMap<String, SystemTime>,
+    /// Node id → its mark.
+    entries: BTreeMap<String, Entry>,
     /// The view has been loaded at least once.
     loaded: bool,
     /// The watch (or refresh) is currently working (the watch: and has replayed the bucket).
@@ -79,12 +105,12 @@ impl Shared {
         f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn insert(state: &mut State, node: String, expires: SystemTime) {
-        if state.expires.len() >= MAX_ENTRIES && !state.expires.contains_key(&node) {
+    fn insert(state: &mut State, node: String, entry: Entry) {
+        if state.entries.len() >= MAX_ENTRIES && !state.entries.contains_key(&node) {
             tracing::warn!(limit = MAX_ENTRIES, "readiness view full; entry ignored");
             return;
         }
-        state.expires.insert(node, expires);
+        state.entries.insert(node, entry);
     }
 }
 
@@ -126,17 +152,32 @@ impl ReadyView {
     /// The ids of nodes whose readiness has not expired, from memory. Fails only before the
     /// view was loaded for the first time (the watch has replayed the bucket once).
     pub fn ready_nodes(&self) -> Result<BTreeSet<String>, RegistryError> {
+        self.readiness().map(|readiness| readiness.ready)
+    }
+
+    /// Who is ready and every known incarnation, from memory, read at one instant. Fails only
+    /// before the view was loaded for the first time.
+    pub fn readiness(&self) -> Result<Readiness, RegistryError> {
         let now = (self.shared.clock)();
         self.shared.with(|state| {
             if !state.loaded {
                 return Err(RegistryError::ViewNotLoaded);
             }
-            Ok(state
-                .expires
+            let ready = state
+                .entries
                 .iter()
-                .filter(|(_, expires)| **expires > now)
+                .filter(|(_, entry)| entry.ready && entry.expires > now)
                 .map(|(node, _)| node.clone())
-                .collect())
+                .collect();
+            let incarnations = state
+                .entries
+                .iter()
+                .filter_map(|(node, entry)| Some((node.clone(), entry.incarnation?)))
+                .collect();
+            Ok(Readiness {
+                ready,
+                incarnations,
+            })
         })
     }
 
@@ -235,10 +276,16 @@ async fn watch_nats(registry: NatsKvRegistry, ttl: Duration, shared: Arc<Shared>
                             Operation::Put => {
                                 let now = SystemTime::now();
                                 let written = SystemTime::from(entry.created).min(now);
-                                Shared::insert(state, node, written + ttl);
+                                let mark = ReadyMark::decode_nats(&entry.value);
+                                let held = Entry {
+                                    expires: written + ttl,
+                                    ready: mark.ready,
+                                    incarnation: mark.incarnation,
+                                };
+                                Shared::insert(state, node, held);
                             }
                             Operation::Delete | Operation::Purge => {
-                                state.expires.remove(&node);
+                                state.entries.remove(&node);
                             }
                         }
                         state.loaded |= current;
@@ -261,12 +308,18 @@ async fn watch_nats(registry: NatsKvRegistry, ttl: Duration, shared: Arc<Shared>
 async fn refresh_consul(registry: ConsulRegistry, period: Duration, shared: Arc<Shared>) {
     let mut backoff = BACKOFF_MIN;
     loop {
-        match registry.ready_expiries().await {
-            Ok(expiries) => {
+        match registry.ready_marks().await {
+            Ok(marks) => {
                 shared.with(|state| {
-                    state.expires.clear();
-                    for (node, expires) in expiries {
-                        Shared::insert(state, node, expires);
+                    state.entries.clear();
+                    for (node, mark) in marks {
+                        // A starting mark holds an expiry in the past: never ready.
+                        let held = Entry {
+                            expires: mark.expires,
+                            ready: true,
+                            incarnation: mark.incarnation,
+                        };
+                        Shared::insert(state, node, held);
                     }
                     state.loaded = true;
                     state.live = true;
