@@ -156,6 +156,6 @@ async fn keygen_with_a_participant_killed_at_each_round_fails_and_leaves_no_wall
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keygen_with_its_coordinator_killed_at_each_round_is_redelivered_and_makes_one_key() {
-    // Each kill waits out JetStream's 30 s ack wait: eight of them on four clusters.
-    keygen_matrix("faults-keygen-coordinator", Victim::Coordinator, 4).await;
+    // Each kill waits out JetStream's 30 s ack wait: eight of them on eight clusters.
+    keygen_matrix("faults-keygen-coordinator", Victim::Coordinator, 8).await;
 }

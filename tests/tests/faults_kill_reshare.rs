@@ -175,8 +175,8 @@ async fn a_reshare_with_a_participant_killed_at_each_round_fails_and_leaves_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reshare_with_its_coordinator_killed_at_each_round_is_redelivered_and_switches_every_node_once(
 ) {
-    // Each kill waits out JetStream's 30 s ack wait: eight of them on four clusters.
-    reshare_matrix("faults-reshare-coordinator", Victim::Coordinator, 4).await;
+    // Each kill waits out JetStream's 30 s ack wait: eight of them on eight clusters.
+    reshare_matrix("faults-reshare-coordinator", Victim::Coordinator, 8).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

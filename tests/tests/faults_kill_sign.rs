@@ -128,10 +128,10 @@ async fn ecdsa_signing_survives_a_participant_killed_at_each_round() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_survives_its_coordinator_killed_at_each_round() {
-    // Each kill waits out JetStream's 30 s ack wait: eight of them on four clusters.
+    // Each kill waits out JetStream's 30 s ack wait: eight of them on eight clusters.
     let mut rounds = rounds_of(Key::Ecdsa, ECDSA_SIGN_ROUNDS);
     rounds.extend(rounds_of(Key::Eddsa, EDDSA_SIGN_ROUNDS));
-    sign_matrix("faults-sign-coordinator", &rounds, Victim::Coordinator, 4).await;
+    sign_matrix("faults-sign-coordinator", &rounds, Victim::Coordinator, 8).await;
 }
 
 /// What a signer logs when it uses up a presignature.
