@@ -57,6 +57,9 @@ pub struct ClusterOptions {
     pub health: bool,
     /// Start every node with the fault suite's test hook ([`NodeProcess::hold_at`]).
     pub test_hook: bool,
+    /// A test-only readiness TTL for every node (`MPCIUM_TEST_READY_TTL_MS`; the heartbeat runs
+    /// at a third of it), so a killed node is noticed sooner; `None` keeps the node's 15 s.
+    pub ready_ttl: Option<Duration>,
 }
 
 impl Default for ClusterOptions {
@@ -69,6 +72,7 @@ impl Default for ClusterOptions {
             extra_config: String::new(),
             health: false,
             test_hook: false,
+            ready_ttl: None,
         }
     }
 }
@@ -213,6 +217,8 @@ pub struct Cluster {
     aux: Option<Vec<Vec<u8>>>,
     /// Whether nodes start with the test hook.
     test_hook: bool,
+    /// The nodes' readiness TTL when a test shortens it.
+    ready_ttl: Option<Duration>,
     _dir: tempfile::TempDir,
 }
 
@@ -432,7 +438,12 @@ impl Cluster {
                     .expect("kv"),
             ),
         };
-        let ready = ReadyView::start(&registry, mpcium_node::background::READY_TTL);
+        let ready = ReadyView::start(
+            &registry,
+            options
+                .ready_ttl
+                .unwrap_or(mpcium_node::background::READY_TTL),
+        );
         Cluster {
             nats,
             consul,
@@ -444,6 +455,7 @@ impl Cluster {
             node_ids,
             aux,
             test_hook: options.test_hook,
+            ready_ttl: options.ready_ttl,
             _dir: dir,
         }
     }
@@ -467,6 +479,12 @@ impl Cluster {
         let mut command = Command::new(must_find_node_binary());
         if self.test_hook {
             command.env("MPCIUM_TEST_HOLD_FILE", node.hold_file());
+        }
+        if let Some(ttl) = self.ready_ttl {
+            command.env(
+                mpcium_node::background::Readiness::TEST_TTL_ENV,
+                ttl.as_millis().to_string(),
+            );
         }
         let child = command
             .args([

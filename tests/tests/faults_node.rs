@@ -36,9 +36,8 @@ async fn a_node_killed_and_restarted_with_its_store_rejoins_and_signs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_paused_past_the_deadline_is_failed_over_and_signs_after_it_continues() {
     let mut cluster = Cluster::must_start(ClusterOptions {
-        test_hook: true,
         extra_config: format!("signing_timeout_seconds: {}\n", SIGNING_DEADLINE.as_secs()),
-        ..ClusterOptions::default()
+        ..ClusterOptions::faults()
     })
     .await;
     let client = cluster.must_patient_client("faults-node-pause").await;

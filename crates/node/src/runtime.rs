@@ -24,7 +24,7 @@ use mpcium_state::store::{SecretPassword, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::background::{self, READY_TTL};
+use crate::background::{self, Readiness};
 use crate::context::NodeContext;
 use crate::ops;
 use crate::request::consumer::{self, ConsumerHealth, Source};
@@ -111,6 +111,8 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     } = inputs;
     let metrics_handle =
         crate::metrics::install().map_err(|e| RuntimeError::Startup(e.to_string()))?;
+    let readiness = Readiness::from_env(settings.environment == Environment::Production)
+        .map_err(RuntimeError::Startup)?;
     let tasks = Tasks::new();
 
     let store = start_store(&config, &me).await?;
@@ -128,6 +130,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         &client,
         store.clone(),
         registry.clone(),
+        readiness,
     )
     .await?;
     // Subscribed: say at once that this is a new process (not ready yet; see `session::liveness`).
@@ -152,7 +155,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
 
     ctx.start_window.wait_past_floor().await;
     registry
-        .set_ready(&ctx.me, READY_TTL)
+        .set_ready(&ctx.me, readiness.ttl)
         .await
         .map_err(|e| RuntimeError::Registry(e.to_string()))?;
     tracing::info!(
@@ -161,7 +164,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
         incarnation = %registry.incarnation(),
         "[READY] Node is ready"
     );
-    tasks.serving(background::heartbeat(ctx.clone()));
+    tasks.serving(background::heartbeat(ctx.clone(), readiness));
     tasks.serving(ops::aux::maintain(ctx.clone()));
     tasks.serving(ops::presign::refill::run(ctx.clone()));
     tasks.serving(ops::import::maintain(ctx.clone()));
@@ -242,6 +245,7 @@ async fn start_transport(
     client: &async_nats::Client,
     store: Store,
     registry: Arc<AnyRegistry>,
+    readiness: Readiness,
 ) -> Result<
     (
         Arc<NodeContext>,
@@ -267,7 +271,7 @@ async fn start_transport(
         .map_err(|e| RuntimeError::Startup(e.to_string()))?;
 
     // Runs until the process ends; requests and sessions read readiness from it.
-    let ready = ReadyView::start(&registry, READY_TTL);
+    let ready = ReadyView::start(&registry, readiness.ttl);
     let mut node_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
     node_ids.sort();
     let start_window = StartWindow::open(&store)
