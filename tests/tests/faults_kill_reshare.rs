@@ -12,19 +12,27 @@
 //!   redelivered reshare completes once: every node switches exactly once (one version up), the
 //!   keys are the same, and a committee that needs the restarted node signs.
 //!
-//! Independent rounds run in lanes, each on a cluster of its own. And a commit that reaches only
-//! some nodes: a participant killed right before it switches to its new share. The coordinator
-//! orders the commit again once the node is back with its store, so every node switches and the
-//! wallet is never split between versions.
+//! Independent rounds run in lanes, each on a cluster of its own. And once the reshare is
+//! decided (recorded in the registry before anyone switches), no wallet is left split between
+//! versions: a participant killed right before it switches, and kept away until the reshare is
+//! answered, switches by itself when it is back; a coordinator killed right after deciding
+//! leaves the survivors to switch by themselves, and its request, redelivered, completes
+//! without resharing again.
 
 use mpcium_client::{Client, ClientError, ReshareRequest};
-use mpcium_e2e::faults::{kill_points, lanes, KillAt, Victim, Wallet, PART_FAILED, RESHARE_ROUNDS};
+use mpcium_e2e::faults::{
+    kill_points, lanes, must_wait, KillAt, Victim, Wallet, PART_FAILED, RESHARE_ROUNDS,
+};
 use mpcium_e2e::{Cluster, ClusterOptions};
 use mpcium_protocol::{ErrorCode, KeyType};
 use mpcium_state::store::KeyType as StoreKeyType;
 
 /// What each participant logs when it switches to its new share.
 const COMMITTED: &str = "reshare committed";
+/// What a coordinator logs when it recorded that its reshare is final.
+const DECIDED: &str = "reshare decided";
+/// What a participant logs when it switched without a commit order.
+const CAUGHT_UP: &str = "caught up with a decided reshare";
 
 fn refresh(cluster: &Cluster, wallet: &Wallet, key_type: KeyType) -> ReshareRequest {
     let mut nodes: Vec<String> = cluster.nodes.iter().map(|n| n.id.clone()).collect();
@@ -180,31 +188,80 @@ async fn a_reshare_with_its_coordinator_killed_at_each_round_is_redelivered_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_that_reaches_only_some_nodes_is_ordered_again_until_every_node_switched() {
-    let mut cluster = Cluster::must_start(ClusterOptions {
-        test_hook: true,
-        ..ClusterOptions::default()
-    })
-    .await;
+async fn a_participant_away_during_the_commit_switches_by_itself_when_it_is_back() {
+    let mut cluster = Cluster::must_start(ClusterOptions::faults()).await;
     let client = cluster.must_patient_client("faults-reshare-commit").await;
-    let wallet = Wallet::must_create(&cluster, &client, "w-faults-reshare-commit").await;
-    // All three participants hold right before they switch; one dies there, the others switch.
+    let mut wallet = Wallet::must_create(&cluster, &client, "w-faults-reshare-commit").await;
+    let committed = cluster.mark(COMMITTED);
+    // All three participants hold right before they switch; one dies there and stays away
+    // until the reshare is answered: the other two switched, which is enough to sign.
     let mark = cluster.hold_all("reshare-commit");
     let reshare = client.reshare(refresh(&cluster, &wallet, KeyType::Ed25519));
-    let fault = async {
-        let killed = cluster.must_kill_held(&mark, 3, Victim::Participant).await;
-        cluster.must_restart(killed).await;
-        killed
-    };
-    let (outcome, killed) = tokio::join!(reshare, fault);
+    let kill = cluster.must_kill_held(&mark, 3, Victim::Participant);
+    let (outcome, killed) = tokio::join!(reshare, kill);
     let done = outcome.expect("the reshare is answered");
     assert!(done.error_code.is_none(), "{}", done.error_reason);
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != killed).collect();
+    cluster
+        .must_wait_logged(&committed, &survivors, COMMITTED)
+        .await;
+    assert_eq!(committed.since(&cluster.mark(COMMITTED))[killed], 0);
+    // Back with its store, it finds the decision and switches before it says it is ready.
+    cluster.must_restart(killed).await;
     assert_eq!(
-        cluster.nodes[killed].log_lines("reshare committed").len(),
-        1,
-        "the restarted node did not switch"
+        committed.since(&cluster.mark(COMMITTED)),
+        vec![1, 1, 1],
+        "every node switched exactly once"
     );
-    // A committee that needs the restarted node signs: every node is on the same version.
+    wallet.refreshed(StoreKeyType::Eddsa);
+    wallet.must_be_unchanged(&cluster).await;
+    // A committee that needs the returned node signs: every node is on the same version.
     cluster.must_sign_including(killed, &client, &wallet).await;
-    wallet.must_sign_both(&client, "the next request").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_killed_after_deciding_leaves_no_split_and_its_redelivered_request_completes_once(
+) {
+    let mut cluster = Cluster::must_start(ClusterOptions::faults()).await;
+    let client = cluster.must_patient_client("faults-reshare-decided").await;
+    let mut wallet = Wallet::must_create(&cluster, &client, "w-faults-reshare-decided").await;
+    let committed = cluster.mark(COMMITTED);
+    let decided = cluster.mark(DECIDED);
+    // The coordinator holds right after it recorded the decision: nobody was ordered to switch.
+    cluster.hold_all("reshare-decided");
+    let reshare = client.reshare(refresh(&cluster, &wallet, KeyType::Secp256k1));
+    let fault = async {
+        let coordinator = must_wait("a coordinator that decided", || {
+            let now = cluster.mark(DECIDED);
+            decided.since(&now).iter().position(|&n| n > 0)
+        })
+        .await;
+        cluster.must_kill(coordinator);
+        cluster.release_all();
+        // The survivors find the decision and switch without any order.
+        let survivors: Vec<usize> = (0..3).filter(|&i| i != coordinator).collect();
+        cluster
+            .must_wait_logged(&committed, &survivors, CAUGHT_UP)
+            .await;
+        // Back before JetStream redelivers the request, it switches at start-up.
+        cluster.must_restart(coordinator).await;
+        coordinator
+    };
+    let (outcome, coordinator) = tokio::join!(reshare, fault);
+    let done = outcome.expect("the redelivered reshare is answered");
+    assert!(done.error_code.is_none(), "{}", done.error_reason);
+    assert_eq!(
+        committed.since(&cluster.mark(COMMITTED)),
+        vec![1, 1, 1],
+        "every node switched exactly once; the redelivered request did not reshare again"
+    );
+    assert_eq!(
+        decided.since(&cluster.mark(DECIDED)).iter().sum::<usize>(),
+        1
+    );
+    wallet.refreshed(StoreKeyType::Ecdsa);
+    wallet.must_be_unchanged(&cluster).await;
+    cluster
+        .must_sign_including(coordinator, &client, &wallet)
+        .await;
 }

@@ -3,7 +3,8 @@
 //!
 //! Order matters: the node subscribes to its transport subject, then at once replaces any mark a
 //! previous process of this node left with a starting mark in its own incarnation (peers' sessions
-//! with that process fail over now, not at their deadline), and only then declares itself ready,
+//! with that process fail over now, not at their deadline), switches to any reshare decided
+//! while it was away (`ops::reshare::catch_up`), and only then declares itself ready,
 //! so no peer ever sends into the void; it declares itself ready before it consumes requests;
 //! on shutdown it stops consuming, lets in-flight sessions finish (bounded), clears its ready
 //! flag and drains its NATS connection. Every task it spawns is owned by one of two trackers —
@@ -135,7 +136,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     .await?;
     // Subscribed: say at once that this is a new process (not ready yet; see `session::liveness`).
     registry
-        .set_starting(&ctx.me, READY_TTL)
+        .set_starting(&ctx.me, background::READY_TTL)
         .await
         .map_err(|e| RuntimeError::Registry(e.to_string()))?;
     let js = jetstream::new(client.clone());
@@ -153,6 +154,18 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     let consumers = Arc::new(ConsumerHealth::default());
     let health_server = start_health(&config, &ctx, &client, &consumers, &metrics_handle).await?;
 
+    // Switch to reshares decided while this node was away before it signs anything.
+    let mut undecided = ops::reshare::catch_up::FirstSeen::new();
+    match ops::reshare::catch_up::pass(&ctx, &mut undecided).await {
+        Ok(0) => {}
+        Ok(switched) => tracing::info!(
+            switched,
+            "caught up with reshares decided while this node was away"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot catch up with decided reshares yet; trying again every few seconds")
+        }
+    }
     ctx.start_window.wait_past_floor().await;
     registry
         .set_ready(&ctx.me, readiness.ttl)
@@ -168,6 +181,7 @@ pub async fn run(inputs: NodeInputs, shutdown: CancellationToken) -> Result<(), 
     tasks.serving(ops::aux::maintain(ctx.clone()));
     tasks.serving(ops::presign::refill::run(ctx.clone()));
     tasks.serving(ops::import::maintain(ctx.clone()));
+    tasks.serving(ops::reshare::catch_up::run(ctx.clone()));
 
     start_consumers(&ctx, &settings, &client, &js, &consumers, &tasks);
     // What the node is ready for, logged as it changes (the facts `/readyz` reports).

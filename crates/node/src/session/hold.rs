@@ -6,7 +6,9 @@
 //! ([`Hold::from_env`] refuses it there). While the file reads `<protocol>:<round>` (e.g.
 //! `eddsa-sign:1`, protocol names of `ProtocolKind::as_str`), every session of that protocol
 //! waits before sending its first message of that round; while it reads `reshare-commit`, every
-//! reshare participant waits before it switches to the new share. A held session logs "test
+//! reshare participant waits before it switches to the new share; while it reads
+//! `reshare-decided`, a reshare coordinator waits right after it recorded the decision, before it
+//! orders the commit. A held session logs "test
 //! hook: holding" and goes on once the file says anything else or is gone. Without the variable
 //! nothing is read.
 

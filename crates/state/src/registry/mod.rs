@@ -10,7 +10,7 @@
 //!   nats-server ≥ 2.11. Tested against the real server.
 //!
 //! [`reservation`] builds exactly-once leases on the atomic operations (`create`,
-//! `compare_and_set`).
+//! `compare_and_set`); [`decision`] records which reshare of a key is final (`mpc_reshare/`).
 //!
 //! Readiness marks carry the writing process's [`Incarnation`] ([`mark`]), so readers can tell
 //! a restarted node from one that stayed up.
@@ -19,6 +19,7 @@
 //! in every backend (Consul's form); values are bytes.
 
 mod consul;
+pub mod decision;
 mod error;
 mod keys;
 pub mod mark;
@@ -32,6 +33,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use consul::{ConsulRegistry, ConsulSettings, SweepPass};
+pub use decision::RESHARE_PREFIX;
 pub use error::{RegistryError, RegistryErrorKind};
 pub use keys::{
     keyinfo_key, peer_key, ready_key, result_key, KeyInfo, KEYINFO_PREFIX, PEERS_PREFIX,

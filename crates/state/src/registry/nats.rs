@@ -2,9 +2,10 @@
 //!
 //! `mpc_peers/<name>` lives in bucket `mpc_peers` under key `<name>`, `mpc_ready/<id>` in
 //! `mpc_ready`, `threshold_keyinfo/<type>:<wallet>` in `threshold_keyinfo`, `mpc_results/<key>` in
-//! `mpc_results`; the part below the
-//! prefix is encoded by [`super::nats_key`]. Buckets are created (or updated to this config) on
-//! open; `mpc_results` entries expire after [`NatsKvSettings::results_max_age`]. `mpc_ready` has `limit_markers`, and readiness is written with a per-message TTL
+//! `mpc_results`, `mpc_reshare/<type>:<wallet>` in `mpc_reshare`; the part below the prefix is
+//! encoded by [`super::nats_key`]. Buckets are created (or updated to this config) on open;
+//! `mpc_results` entries expire after [`NatsKvSettings::results_max_age`]. `mpc_ready` has
+//! `limit_markers`, and readiness is written with a per-message TTL
 //! (`Nats-TTL`), so an expired node vanishes from the bucket and watchers see a `Purge`; both
 //! need nats-server ≥ 2.11. Readiness values are [`ReadyMark`]s carrying this handle's
 //! [`Incarnation`] (see [`super::mark`]).
@@ -19,7 +20,7 @@ use futures::TryStreamExt;
 
 use super::{
     nats_key, Incarnation, ReadyMark, Registry, RegistryError, Versioned, KEYINFO_PREFIX,
-    PEERS_PREFIX, READY_PREFIX, RESULTS_PREFIX,
+    PEERS_PREFIX, READY_PREFIX, RESHARE_PREFIX, RESULTS_PREFIX,
 };
 
 /// How long the server keeps the marker it writes when a readiness key expires.
@@ -68,6 +69,7 @@ struct Inner {
     ready: Bucket,
     keyinfo: Bucket,
     results: Bucket,
+    reshare: Bucket,
     incarnation: Incarnation,
 }
 
@@ -125,6 +127,7 @@ impl NatsKvRegistry {
             settings.results_max_age,
         )
         .await?;
+        let reshare = open(RESHARE_PREFIX, "mpc_reshare", None, forever).await?;
         Ok(NatsKvRegistry {
             inner: Arc::new(Inner {
                 js,
@@ -132,17 +135,19 @@ impl NatsKvRegistry {
                 ready,
                 keyinfo,
                 results,
+                reshare,
                 incarnation: Incarnation::random(),
             }),
         })
     }
 
-    fn buckets(&self) -> [&Bucket; 4] {
+    fn buckets(&self) -> [&Bucket; 5] {
         [
             &self.inner.peers,
             &self.inner.ready,
             &self.inner.keyinfo,
             &self.inner.results,
+            &self.inner.reshare,
         ]
     }
 
@@ -155,7 +160,7 @@ impl NatsKvRegistry {
         }
         Err(RegistryError::InvalidKey {
             key: key.to_owned(),
-            reason: "the nats registry stores only keys under mpc_peers/, mpc_ready/, threshold_keyinfo/ and mpc_results/",
+            reason: "the nats registry stores only keys under mpc_peers/, mpc_ready/, threshold_keyinfo/, mpc_results/ and mpc_reshare/",
         })
     }
 

@@ -6,30 +6,30 @@
 //! member ready → a dealing quorum of exactly `t_old` ready old holders (members that leave
 //! first, so they learn of the switch) → ECDSA aux info for the new committee (run on demand) →
 //! the reshare session → every participant reported the same public key and new key digest →
-//! the commit session (every participant switches) → registry keyinfo v+1 → success. A failure
-//! before the commit leaves every wallet as it was.
+//! the decision in the registry (the reshare is final from here) → the commit session (every
+//! participant switches; one that does not answer switches by itself when it is back,
+//! `super::catch_up`) → registry keyinfo v+1 → success. A failure before the decision leaves
+//! every wallet as it was; a request that finds its own decision (redelivered after its
+//! coordinator died) only orders the commit again.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mpcium_protocol::{KeyType, ResharingMessage, ResharingResultEvent};
+use mpcium_protocol::{KeyType, ResharingMessage, ResharingResultEvent, Threshold};
 use mpcium_state::config::Deadlines;
+use mpcium_state::registry::decision::{self, Decided, Decision};
 use mpcium_state::registry::{KeyInfo, Registry};
 use mpcium_tss::ecdsa::EcdsaPublicKey;
 
 use super::old_key;
 use crate::context::{store_io, NodeContext};
-use crate::error::{BadRequest, NodeError, NotReady, ProtocolFault};
+use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
 use crate::ops::{aux, wallet};
 use crate::session::control::{Operation, Output, Start};
 use crate::session::orchestrate;
 
 /// How long the commit order may take (a store transaction per participant).
 const COMMIT_DEADLINE: Duration = Duration::from_secs(15);
-/// How long participants that missed the commit order are ordered again.
-const COMMIT_RETRY_FOR: Duration = Duration::from_secs(45);
-/// How often the coordinator looks whether they are ready again.
-const COMMIT_RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// Who takes part in one reshare.
 #[derive(Debug, PartialEq, Eq)]
@@ -120,6 +120,17 @@ pub async fn coordinate(
     payload: &[u8],
 ) -> Result<ResharingResultEvent, NodeError> {
     let wallet = &request.wallet_id;
+    let (committee, threshold) = super::new_committee(ctx, request)?;
+    let store_type = wallet::store_key_type(request.key_type);
+    let request_digest = crate::results::digest(payload);
+    if let Some(decided) = decision::read(ctx.registry.as_ref(), store_type, wallet)
+        .await
+        .map_err(registry_failure)?
+        .filter(|d| d.request_digest == request_digest)
+    {
+        tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = decided.version, "this reshare was decided before: ordering its commit again");
+        return finish(ctx, request, payload, &committee, threshold, &decided).await;
+    }
     let (key_type, held) = (request.key_type, wallet.clone());
     let local = store_io(&ctx.store, move |s| {
         wallet::load_keyinfo(s, key_type, &held)
@@ -128,7 +139,6 @@ pub async fn coordinate(
     let info = local
         .filter(|info| info.participant_peer_ids.contains(&ctx.me))
         .ok_or_else(|| not_a_holder(ctx, request))?;
-    let (committee, threshold) = super::new_committee(ctx, request)?;
     let ready = ctx.ready_nodes().await?;
     let mut shareless = BTreeSet::new();
     let (held, described) = (wallet.clone(), info.clone());
@@ -169,69 +179,142 @@ pub async fn coordinate(
             },
         }
     };
-    let public_key = agreed_public_key(&outputs)?;
+    let public_key = result_key(request.key_type, &agreed_public_key(&outputs)?)?;
+    let decided = Decision {
+        nonce,
+        version: plan.new_info.version,
+        participants: plan.participants,
+        request_digest,
+        public_key: hex::encode(&public_key),
+    };
+    match decision::decide(ctx.registry.as_ref(), store_type, wallet, &decided)
+        .await
+        .map_err(registry_failure)?
+    {
+        Decided::Recorded => {}
+        Decided::Superseded(other) => {
+            return Err(NodeError::protocol(
+                ProtocolFault::Reshare,
+                format!(
+                    "another reshare of wallet {wallet}'s {} key was decided first (version {}); \
+                     nothing was switched",
+                    request.key_type, other.version
+                ),
+            ))
+        }
+    }
+    tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = decided.version, "reshare decided");
+    ctx.sessions.hold().at("reshare-decided").await;
+    finish(ctx, request, payload, &committee, threshold, &decided).await
+}
 
-    commit_everywhere(ctx, plan.participants.clone(), payload, &nonce).await?;
+/// Completes a decided reshare: orders the commit, publishes the new keyinfo to the registry and
+/// returns the success.
+async fn finish(
+    ctx: &NodeContext,
+    request: &ResharingMessage,
+    payload: &[u8],
+    committee: &[String],
+    threshold: Threshold,
+    decided: &Decision,
+) -> Result<ResharingResultEvent, NodeError> {
+    let wallet = &request.wallet_id;
+    let away = commit_everywhere(ctx, committee, threshold, payload, decided).await?;
+    if !away.is_empty() {
+        tracing::warn!(wallet_id = %wallet, away = %away.join(", "), "the reshare is decided but these participants did not confirm the switch; they switch when they are back");
+    }
+    let new_info = KeyInfo {
+        participant_peer_ids: committee.to_vec(),
+        threshold: u32::from(threshold.signers()),
+        version: decided.version,
+    };
     if let Err(error) = ctx
         .registry
-        .put_keyinfo(
-            wallet::store_key_type(request.key_type),
-            wallet,
-            &plan.new_info,
-        )
+        .put_keyinfo(wallet::store_key_type(request.key_type), wallet, &new_info)
         .await
     {
         tracing::warn!(%error, "cannot publish the new keyinfo to the registry (nodes keep their own copy)");
     }
-    tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = plan.new_info.version, "reshare success");
+    tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = decided.version, "reshare success");
+    let public_key = hex::decode(&decided.public_key).map_err(|_| {
+        NodeError::protocol(
+            ProtocolFault::MalformedOutput,
+            "the recorded reshare decision holds a malformed public key",
+        )
+    })?;
     Ok(ResharingResultEvent::success(
         wallet.clone(),
         request.new_threshold,
         request.key_type,
-        result_key(request.key_type, &public_key)?,
+        public_key,
     ))
 }
 
-/// Orders every participant to switch to the result of reshare `nonce`. Participants that do not
-/// answer (died, froze) are ordered again once they are ready, until [`COMMIT_RETRY_FOR`] is
-/// over: each keeps its pending result in its store, so one that restarts with its store switches
-/// too and the wallet is not left split between versions. A participant that answers with an
-/// error ends the attempt at once.
+/// Orders every participant of the decided reshare to switch; returns those that did not answer
+/// (died, froze, or were too slow): the decision is in the registry, so each switches by itself
+/// when it is back (`super::catch_up`). The reshare is answered as a success only if at least
+/// the new threshold of the committee confirmed the switch, so the key signs now. A participant
+/// that answers with an error fails the request (it cannot hold the new version).
 async fn commit_everywhere(
     ctx: &NodeContext,
-    participants: Vec<String>,
+    committee: &[String],
+    threshold: Threshold,
     payload: &[u8],
-    nonce: &str,
-) -> Result<(), NodeError> {
-    let give_up = Instant::now() + COMMIT_RETRY_FOR;
-    let mut ordered = participants;
-    loop {
+    decided: &Decision,
+) -> Result<Vec<String>, NodeError> {
+    let mut ordered = decided.participants.clone();
+    let mut away: Vec<String> = Vec::new();
+    while !ordered.is_empty() {
         let mut commit = Start::new(Operation::ReshareCommit, ordered.clone(), payload.to_vec());
-        commit.commit_of = Some(nonce.to_owned());
+        commit.commit_of = Some(decided.nonce.clone());
         let failure = match orchestrate::run(&ctx.sessions, commit, COMMIT_DEADLINE).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => break,
             Err(failure) => failure,
         };
-        if failure.missing().is_empty() || Instant::now() >= give_up {
+        let missing: Vec<String> = failure
+            .missing()
+            .iter()
+            .filter(|n| ordered.contains(n))
+            .cloned()
+            .collect();
+        if failure.reporter().is_some() || missing.is_empty() {
             return Err(NodeError::protocol(
                 ProtocolFault::Reshare,
                 format!(
-                    "every participant confirmed the new key but the switch did not finish \
-                     everywhere ({failure}); nodes that did not switch still sign with the old \
-                     version"
+                    "the reshare is decided (version {}), but a participant did not switch: \
+                     {failure}; it keeps signing with the old version until it is restored from a \
+                     backup or the key is reshared again",
+                    decided.version
                 ),
             ));
         }
-        tracing::warn!(%failure, "the reshare commit did not reach every participant; ordering it again once they are ready");
-        ordered = failure.missing().to_vec();
-        while Instant::now() < give_up {
-            let ready = ctx.ready_nodes().await.unwrap_or_default();
-            if ordered.iter().all(|n| ready.contains(n)) {
-                break;
-            }
-            tokio::time::sleep(COMMIT_RETRY_EVERY).await;
-        }
+        // The others may not have answered yet either: order them again (a repeated order is
+        // answered at once) to learn that they switched.
+        tracing::warn!(%failure, "the reshare commit did not reach every participant; confirming with the others");
+        ordered.retain(|n| !missing.contains(n));
+        away.extend(missing);
     }
+    let confirmed = committee.iter().filter(|n| !away.contains(n)).count();
+    if confirmed < usize::from(threshold.signers()) {
+        return Err(NodeError::not_ready(
+            NotReady::TooFewSigners,
+            format!(
+                "the reshare is decided (version {}) and {} switch when they are back, but until \
+                 then only {confirmed} of the {} signers it needs hold the new version",
+                decided.version,
+                away.join(", "),
+                threshold.signers()
+            ),
+        ));
+    }
+    Ok(away)
+}
+
+fn registry_failure(error: mpcium_state::registry::RegistryError) -> NodeError {
+    NodeError::io(
+        Io::Network,
+        format!("cannot read or record the reshare decision: {error}"),
+    )
 }
 
 /// Why this node cannot coordinate: it holds no share of the wallet's current key (the wallet

@@ -10,11 +10,14 @@
 //! * [`old_key`] — the old key's public description in the start, and where a participant
 //!   takes the old key from (its own share, or that description when it has none).
 //! * [`pending`] — the pending record and the one-transaction switch.
+//! * [`catch_up`] — a participant that missed a decided reshare's commit order switches by
+//!   itself (at start-up and periodically).
 //!
 //! The new committee is always the requested node ids **sorted** (the order of the new share
 //! indices, of the aux-info run, and of the keyinfo's `participant_peer_ids`). Details and
 //! limits: `docs/resharing.md`, "In the node".
 
+pub(crate) mod catch_up;
 pub mod coordinate;
 mod old_key;
 pub mod participate;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use mpcium_protocol::{KeyType, ResharingMessage};
 use mpcium_state::registry::KeyInfo;
+use mpcium_state::store::KeyType as StoreKeyType;
 use mpcium_tss::ecdsa::KeyShare;
 use mpcium_tss::reshare::{reshare_ecdsa, reshare_eddsa, EcdsaKeyInfo, ReshareSetup};
 use mpcium_tss::{Participants, ProtocolKind, SessionId, TssError};
@@ -21,7 +22,7 @@ use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
 use super::old_key::{self, Source};
-use super::pending::{self, Pending};
+use super::pending::{self, Pending, Switch};
 use super::wipe;
 use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
@@ -274,7 +275,9 @@ async fn run_eddsa(
     Ok((public_key.to_vec(), output.new_key_digest, sealed))
 }
 
-/// Switches this node to the pending result of the reshare named by `start.commit_of`.
+/// Switches this node to the pending result of the reshare named by `start.commit_of`; a
+/// repeated order (the switch happened already, by an earlier order or by the catch-up) is
+/// answered the same way.
 pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, NodeError> {
     let request = verified_request(&ctx, start)?;
     ctx.sessions.hold().at("reshare-commit").await;
@@ -286,27 +289,43 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Node
     })?;
     let wallet = &request.wallet_id;
     let key_type = wallet::store_key_type(request.key_type);
-    let (held, named) = (wallet.clone(), nonce.to_owned());
-    let committed = store_io(&ctx.store, move |s| {
+    switch(&ctx, key_type, wallet, nonce)
+        .await?
+        .ok_or_else(|| {
+            NodeError::protocol(
+                ProtocolFault::Reshare,
+                format!("this node keeps no pending result of reshare {nonce} for wallet {wallet}"),
+            )
+        })?;
+    Ok(Output::ReshareCommitted)
+}
+
+/// Switches to the pending result of reshare `nonce` (see [`pending::commit`]) and, when it
+/// switched now, burns the old key's presignatures and schedules the old share's wipe.
+pub(super) async fn switch(
+    ctx: &NodeContext,
+    key_type: StoreKeyType,
+    wallet: &str,
+    nonce: &str,
+) -> Result<Option<Switch>, NodeError> {
+    let (held, named) = (wallet.to_owned(), nonce.to_owned());
+    let switched = store_io(&ctx.store, move |s| {
         pending::commit(s, key_type, &held, &named)
     })
     .await?;
-    let info = committed.ok_or_else(|| {
-        NodeError::protocol(
-            ProtocolFault::Reshare,
-            format!("this node keeps no pending result of reshare {nonce} for wallet {wallet}"),
-        )
-    })?;
-    if key_type == mpcium_state::store::KeyType::Ecdsa {
+    let Some(Switch::Now(info)) = &switched else {
+        return Ok(switched);
+    };
+    if key_type == StoreKeyType::Ecdsa {
         // Presignatures of the old shares must never sign again.
-        let held = wallet.clone();
+        let held = wallet.to_owned();
         store_io(&ctx.store, move |s| {
             crate::ops::presign::burn_wallet(s, &held)
         })
         .await?;
     }
     if let Some(old) = info.version.checked_sub(1).filter(|v| *v > 0) {
-        let (held, grace) = (wallet.clone(), ctx.share_wipe_grace);
+        let (held, grace) = (wallet.to_owned(), ctx.share_wipe_grace);
         store_io(&ctx.store, move |s| {
             // A new member had no old share: nothing to wipe.
             if may_hold_share(s, key_type, &held, old) {
@@ -317,18 +336,18 @@ pub async fn commit(ctx: Arc<NodeContext>, start: &Start) -> Result<Output, Node
         .await?;
     }
     if info.participant_peer_ids.contains(&ctx.me) {
-        tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = info.version, "reshare committed: new share is current");
+        tracing::info!(wallet_id = %wallet, %key_type, version = info.version, "reshare committed: new share is current");
     } else {
-        tracing::info!(wallet_id = %wallet, key_type = %request.key_type, version = info.version, "reshare committed: this node left the committee and no longer signs for the wallet");
+        tracing::info!(wallet_id = %wallet, %key_type, version = info.version, "reshare committed: this node left the committee and no longer signs for the wallet");
     }
-    Ok(Output::ReshareCommitted)
+    Ok(switched)
 }
 
 /// Whether this node may store version `version` of a wallet's share (false only when it
 /// surely does not).
 fn may_hold_share(
     store: &mpcium_state::store::Store,
-    key_type: mpcium_state::store::KeyType,
+    key_type: StoreKeyType,
     wallet: &str,
     version: u64,
 ) -> bool {
