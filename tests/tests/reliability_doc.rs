@@ -16,6 +16,7 @@ const RELIABILITY_SUITES: &[&str] = &[
     "tests/tests/faults_node.rs",
     "tests/tests/faults_restart.rs",
     "tests/tests/hostile.rs",
+    "tests/tests/hostile_proof.rs",
     "tests/tests/secret_hygiene.rs",
 ];
 

@@ -8,13 +8,17 @@
 //! waits before sending its first message of that round; while it reads `reshare-commit`, every
 //! reshare participant waits before it switches to the new share; while it reads
 //! `reshare-decided`, a reshare coordinator waits right after it recorded the decision, before it
-//! orders the commit. A held session logs "test
+//! orders the commit. While it reads `tamper <protocol>:<round>`, this node corrupts the first
+//! big integer of every message it sends in that round ([`Hold::tamper`]): the message still
+//! decodes but its proof no longer holds, so the recipients must name this node. A held session logs "test
 //! hook: holding" and goes on once the file says anything else or is gone. Without the variable
 //! nothing is read.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use zeroize::Zeroizing;
 
 /// How often a held session looks at the file again.
 const RECHECK_EVERY: Duration = Duration::from_millis(20);
@@ -79,6 +83,48 @@ impl Hold {
         }
         tracing::warn!(point, "test hook: released");
     }
+
+    /// `payload` (a JSON protocol message) corrupted, when the hold file says
+    /// `tamper <protocol>:<round>`: the last hex digit of its first big integer
+    /// (`{"radix":16,"value":…}`) changed. Logs "test hook: tampered" when it did.
+    pub async fn tampered(
+        &self,
+        protocol: &str,
+        round: u16,
+        payload: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let file = self.file.as_ref()?;
+        let wanted = format!("tamper {protocol}:{round}");
+        let text = tokio::fs::read_to_string(file.as_path()).await.ok()?;
+        if text.trim() != wanted {
+            return None;
+        }
+        let mut message = serde_json::from_slice::<serde_json::Value>(payload).ok()?;
+        if !corrupt_first_big_integer(&mut message) {
+            return None;
+        }
+        let bytes = serde_json::to_vec(&message).ok()?;
+        tracing::warn!(protocol, round, "test hook: tampered");
+        Some(Zeroizing::new(bytes))
+    }
+}
+
+fn corrupt_first_big_integer(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("radix") {
+                if let Some(serde_json::Value::String(digits)) = map.get_mut("value") {
+                    if let Some(last) = digits.pop() {
+                        digits.push(if last == '1' { '2' } else { '1' });
+                        return true;
+                    }
+                }
+            }
+            map.values_mut().any(corrupt_first_big_integer)
+        }
+        serde_json::Value::Array(items) => items.iter_mut().any(corrupt_first_big_integer),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +169,26 @@ mod tests {
             .await
             .expect("released")
             .expect("join");
+    }
+
+    #[tokio::test]
+    async fn a_tamper_order_changes_one_big_integer_of_the_named_round_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("hold");
+        let hold = Hold {
+            file: Some(Arc::new(path.clone())),
+        };
+        let original = br#"{"a":[1,{"radix":16,"value":"ff0"}],"b":{"radix":16,"value":"aa"}}"#;
+        assert_eq!(hold.tampered("ecdsa-sign", 2, original).await, None);
+        std::fs::write(&path, "tamper ecdsa-sign:2\n").expect("write");
+        assert_eq!(hold.tampered("ecdsa-sign", 1, original).await, None);
+        let tampered = hold
+            .tampered("ecdsa-sign", 2, original)
+            .await
+            .expect("tampered");
+        let tampered: serde_json::Value = serde_json::from_slice(&tampered).expect("json");
+        assert_eq!(tampered["a"][1]["value"], "ff1");
+        assert_eq!(tampered["b"]["value"], "aa");
     }
 
     #[test]

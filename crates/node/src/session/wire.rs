@@ -113,7 +113,18 @@ struct Outbox {
 impl Outbox {
     async fn send(&mut self, wire: &WireMessage) -> Result<(), BusError> {
         self.hold.before_send(self.kind.as_str(), wire.round).await;
-        let frame = wire.encode();
+        let frame = match self
+            .hold
+            .tampered(self.kind.as_str(), wire.round, &wire.payload)
+            .await
+        {
+            Some(payload) => WireMessage {
+                payload,
+                ..wire.clone()
+            }
+            .encode(),
+            None => wire.encode(),
+        };
         let me = self.bus.node_id().to_owned();
         let recipients: Vec<String> = match wire.recipient {
             Some(to) => self
