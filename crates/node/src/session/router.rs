@@ -9,7 +9,7 @@
 //! * a session id is used once: registering an id that is active or recently finished fails, and
 //!   messages for a finished session are dropped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -153,6 +153,9 @@ struct State {
     /// Entries of `active` with participants (protocol sessions, not markers).
     sessions: usize,
     finished: HashMap<SessionKey, Instant>,
+    /// `finished` in the order its entries were written, so expiry pops from the front
+    /// instead of scanning every remembered id on each registration.
+    finished_order: VecDeque<(Instant, SessionKey)>,
 }
 
 /// Shared, cheaply cloneable router.
@@ -287,6 +290,7 @@ impl Router {
             state.pending_bytes -= pending.bytes;
         }
         state.finished.insert(key, now);
+        state.finished_order.push_back((now, key));
     }
 }
 
@@ -339,9 +343,16 @@ fn prune(state: &mut State, limits: &RouterLimits, now: Instant) {
         keep
     });
     state.pending_bytes -= dropped;
-    state
-        .finished
-        .retain(|_, at| now.saturating_duration_since(*at) < limits.finished_ttl);
+    while let Some(&(at, key)) = state.finished_order.front() {
+        if now.saturating_duration_since(at) < limits.finished_ttl {
+            break;
+        }
+        state.finished_order.pop_front();
+        // A later write of the same id has its own entry further back.
+        if state.finished.get(&key) == Some(&at) {
+            state.finished.remove(&key);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -505,5 +516,27 @@ mod tests {
         );
         let later = now + RouterLimits::default().finished_ttl + Duration::from_secs(5);
         let _third = router.register(key(3), participants(), later).unwrap();
+    }
+
+    #[test]
+    fn expired_session_ids_are_forgotten_oldest_first_without_a_scan() {
+        let router = Router::new(RouterLimits::default());
+        let ttl = RouterLimits::default().finished_ttl;
+        let start = Instant::now();
+        for (i, session) in (0..200u8).enumerate() {
+            router.finish(key(session), start + Duration::from_secs(i as u64));
+        }
+        // 100 s past the first one's expiry: the first 101 are forgotten, the rest remembered.
+        let later = start + ttl + Duration::from_secs(100);
+        drop(
+            router
+                .register((Channel(9), [0; 32]), participants(), later)
+                .unwrap(),
+        );
+        let state = router.lock();
+        assert_eq!(state.finished.len(), 99 + 1);
+        assert_eq!(state.finished_order.len(), state.finished.len());
+        assert!(!state.finished.contains_key(&key(100)));
+        assert!(state.finished.contains_key(&key(101)));
     }
 }
