@@ -6,30 +6,11 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use mpcium_state::registry::{
-    AnyRegistry, ConsulRegistry, ConsulSettings, KeyInfo, NatsKvRegistry, NatsKvSettings,
-    PeerRegistration, Registry, RegistryError,
-};
+use mpcium_state::registry::{AnyRegistry, KeyInfo, PeerRegistration, Registry, RegistryError};
 use mpcium_state::store::KeyType;
-use mpcium_testkit::{FakeConsul, NatsServer};
 
-/// Keeps the backing server alive for the test.
-type Guard = Box<dyn std::any::Any>;
-
-async fn must_consul() -> (Guard, AnyRegistry) {
-    let fake = FakeConsul::must_start().await;
-    let registry = ConsulRegistry::new(ConsulSettings::new(fake.address())).unwrap();
-    (Box::new(fake), AnyRegistry::Consul(registry))
-}
-
-async fn must_nats() -> (Guard, AnyRegistry) {
-    let server = NatsServer::must_start();
-    let client = async_nats::connect(server.url()).await.unwrap();
-    let registry = NatsKvRegistry::open(client, &NatsKvSettings::default())
-        .await
-        .unwrap();
-    (Box::new(server), AnyRegistry::Nats(registry))
-}
+#[macro_use]
+mod backends;
 
 /// Polls `condition` until it holds or `deadline` passes; returns whether it held.
 async fn wait_until<F, Fut>(deadline: Duration, mut condition: F) -> bool
@@ -200,29 +181,6 @@ async fn malformed_keyinfo_is_reported_with_its_key(r: &AnyRegistry) {
 
 async fn a_reachable_backend_is_healthy(r: &AnyRegistry) {
     r.healthy().await.unwrap();
-}
-
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod consul {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (_guard, registry) = super::must_consul().await;
-                    super::$case(&registry).await;
-                }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (_guard, registry) = super::must_nats().await;
-                    super::$case(&registry).await;
-                }
-            )*
-        }
-    };
 }
 
 contract!(

@@ -5,32 +5,14 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use mpcium_state::registry::reservation::{self, Claim, Slot};
-use mpcium_state::registry::{
-    AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings, Registry,
-};
-use mpcium_testkit::{FakeConsul, NatsServer};
+use mpcium_state::registry::{AnyRegistry, Registry};
 
-/// Keeps the backing server alive for the test.
-type Guard = Box<dyn std::any::Any>;
+#[macro_use]
+mod backends;
 
 const KEY: &str = "mpc_results/sign/tx-1";
 const TTL: Duration = Duration::from_secs(15);
 const NOW: u64 = 1_700_000_000_000;
-
-async fn must_consul() -> (Guard, AnyRegistry) {
-    let fake = FakeConsul::must_start().await;
-    let registry = ConsulRegistry::new(ConsulSettings::new(fake.address())).unwrap();
-    (Box::new(fake), AnyRegistry::Consul(registry))
-}
-
-async fn must_nats() -> (Guard, AnyRegistry) {
-    let server = NatsServer::must_start();
-    let client = async_nats::connect(server.url()).await.unwrap();
-    let registry = NatsKvRegistry::open(client, &NatsKvSettings::default())
-        .await
-        .unwrap();
-    (Box::new(server), AnyRegistry::Nats(registry))
-}
 
 fn never_stale(_: &[u8]) -> bool {
     false
@@ -175,29 +157,6 @@ async fn a_released_lease_can_be_claimed_at_once(r: &AnyRegistry) {
         Claim::Won { took_over, .. } => assert_eq!(took_over.as_deref(), Some("a")),
         other => panic!("a released lease must be claimable, got {other:?}"),
     }
-}
-
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod consul {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (_guard, registry) = super::must_consul().await;
-                    super::$case(&registry).await;
-                }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (_guard, registry) = super::must_nats().await;
-                    super::$case(&registry).await;
-                }
-            )*
-        }
-    };
 }
 
 contract!(

@@ -3,29 +3,11 @@
 
 use futures::future::join_all;
 use mpcium_state::registry::decision::{self, Decided, Decision};
-use mpcium_state::registry::{
-    AnyRegistry, ConsulRegistry, ConsulSettings, NatsKvRegistry, NatsKvSettings,
-};
+use mpcium_state::registry::AnyRegistry;
 use mpcium_state::store::KeyType;
-use mpcium_testkit::{FakeConsul, NatsServer};
 
-/// Keeps the backing server alive for the test.
-type Guard = Box<dyn std::any::Any>;
-
-async fn must_consul() -> (Guard, AnyRegistry) {
-    let fake = FakeConsul::must_start().await;
-    let registry = ConsulRegistry::new(ConsulSettings::new(fake.address())).unwrap();
-    (Box::new(fake), AnyRegistry::Consul(registry))
-}
-
-async fn must_nats() -> (Guard, AnyRegistry) {
-    let server = NatsServer::must_start();
-    let client = async_nats::connect(server.url()).await.unwrap();
-    let registry = NatsKvRegistry::open(client, &NatsKvSettings::default())
-        .await
-        .unwrap();
-    (Box::new(server), AnyRegistry::Nats(registry))
-}
+#[macro_use]
+mod backends;
 
 fn decision(nonce: &str, version: u64) -> Decision {
     Decision {
@@ -84,29 +66,6 @@ async fn of_many_concurrent_decisions_of_one_version_exactly_one_is_recorded(r: 
             assert_eq!(seen, &winner);
         }
     }
-}
-
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod consul {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (_guard, registry) = super::must_consul().await;
-                    super::$case(&registry).await;
-                }
-            )*
-        }
-        mod nats {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (_guard, registry) = super::must_nats().await;
-                    super::$case(&registry).await;
-                }
-            )*
-        }
-    };
 }
 
 contract!(
