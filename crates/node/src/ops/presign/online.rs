@@ -61,8 +61,7 @@ pub async fn coordinate(
 
 /// A presignature of the wallet's current key on `path`, held by this node for a committee
 /// whose members are all ready, reserved: the committee, the id and the reservation. Prefers
-/// the fullest pool and, within it, the ids this node's committee position owns (so two
-/// coordinators of the same committee rarely pick the same one).
+/// the fullest pool and, within it, the order of [`preference`].
 async fn pick(
     ctx: &NodeContext,
     info: &KeyInfo,
@@ -96,18 +95,30 @@ async fn pick(
         let Some(position) = key.committee.iter().position(|n| *n == ctx.me) else {
             continue;
         };
-        let size = key.committee.len() as u64;
-        let (mine, others): (Vec<u64>, Vec<u64>) = ids
+        let free: Vec<u64> = ids
             .into_iter()
             .filter(|id| !ctx.presign.is_reserved(&name, *id))
-            .partition(|id| id % size == position as u64);
-        for id in mine.into_iter().chain(others) {
+            .collect();
+        for id in preference(free, position as u64, key.committee.len() as u64) {
             if let Some(reservation) = ctx.presign.reserve(&name, id) {
                 return Ok(Some((key.committee, id, reservation)));
             }
         }
     }
     Ok(None)
+}
+
+/// The order in which the member at committee `position` of a `size`-member committee tries
+/// the free presignature ids of a pool: first the ids it owns (`id ≡ position mod size`, a
+/// fair share by `refill::balanced_id`), oldest first; then the others' ids, newest first. Two
+/// coordinators of one committee reserve apart (each in its own memory), so a shared id would
+/// make both sessions fail: this way they meet only when an owner has almost none left.
+fn preference(mut ids: Vec<u64>, position: u64, size: u64) -> Vec<u64> {
+    ids.sort_unstable();
+    let (mine, mut others): (Vec<u64>, Vec<u64>) =
+        ids.into_iter().partition(|id| id % size.max(1) == position);
+    others.reverse();
+    mine.into_iter().chain(others).collect()
 }
 
 /// This node's part of signing `request` with presignature `id` of the committee `parts`
@@ -188,4 +199,18 @@ pub async fn participate(
         s: hex::encode(signature.s),
         recovery_id: signature.recovery_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_takes_its_own_ids_oldest_first_and_borrows_the_newest_last() {
+        let ids = vec![16, 11, 12, 15, 13, 14];
+        assert_eq!(preference(ids.clone(), 0, 2), vec![12, 14, 16, 15, 13, 11]);
+        assert_eq!(preference(ids, 1, 2), vec![11, 13, 15, 16, 14, 12]);
+        // Until its own ids run out, each member's picks are disjoint from the other's.
+        assert_eq!(preference(vec![], 0, 2), Vec::<u64>::new());
+    }
 }

@@ -196,19 +196,36 @@ async fn order(ctx: &NodeContext, key: PoolKey) -> Result<(), NodeError> {
     };
     let payload =
         serde_json::to_vec(&request).map_err(|e| NodeError::io(Io::Encode, e.to_string()))?;
+    let (pool, size) = (key.name(), key.committee.len() as u64);
+    let stored = store_io(&ctx.store, move |s| {
+        s.presignature_ids(&pool)
+            .map_err(|e| NodeError::io(Io::StorageRead, format!("presignature ids: {e}")))
+    })
+    .await?;
     let mut start = Start::new(Operation::Presign, key.committee.clone(), payload);
-    start.presignature = Some(fresh_id());
+    start.presignature = Some(balanced_id(now_nanos(), &stored, size));
     let deadline = ctx.deadlines.signing + Deadlines::COORDINATOR_SLACK;
     orchestrate::run(&ctx.sessions, start, deadline).await?;
     report_stored_depth(&ctx.store, &key.wallet, key.version).await;
     Ok(())
 }
 
-/// A presignature id: nanoseconds since the epoch (unique per leader, ascending with age).
-fn fresh_id() -> u64 {
+fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// A presignature id for a pool of a `size`-member committee holding `stored`: about `now`
+/// (nanoseconds since the epoch: unique per leader, ascending with age), moved to the residue
+/// modulo `size` that the fewest stored ids have. The member at committee position `r` prefers
+/// the ids `≡ r` when it coordinates (`online::pick`), so each member owns an equal share.
+pub(super) fn balanced_id(now: u64, stored: &[u64], size: u64) -> u64 {
+    let size = size.max(1);
+    let owner = (0..size)
+        .min_by_key(|r| stored.iter().filter(|id| *id % size == *r).count())
+        .unwrap_or(0);
+    now - now % size + owner
 }
 
 /// This node's part of one presign session: checks the order against its own keyinfo and
@@ -330,6 +347,27 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_ids_give_each_committee_member_an_equal_share_of_the_pool() {
+        let mut stored = Vec::new();
+        for step in 0..30u64 {
+            // Clock readings of any parity.
+            let now = 1_796_323_390_000_000_000 + step * 1_000_003;
+            let id = balanced_id(now, &stored, 2);
+            assert!(id.abs_diff(now) < 2);
+            assert!(!stored.contains(&id));
+            stored.push(id);
+        }
+        assert_eq!(stored.iter().filter(|id| *id % 2 == 0).count(), 15);
+        let three: Vec<u64> = (0..9).fold(Vec::new(), |mut ids, step| {
+            ids.push(balanced_id(1_000 + step * 7, &ids, 3));
+            ids
+        });
+        for r in 0..3 {
+            assert_eq!(three.iter().filter(|id| *id % 3 == r).count(), 3);
+        }
+    }
 
     fn ids(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
