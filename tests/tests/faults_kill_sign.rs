@@ -208,20 +208,21 @@ async fn signing_from_a_presignature_survives_a_killed_signer_and_uses_no_presig
     .await;
     let client = cluster.must_patient_client("faults-sign-pool").await;
     let wallet = Wallet::must_create(&cluster, &client, hot).await;
-    // Full pools: the first ready holder fills the two committees it belongs to, so it holds
-    // two presignatures and each other holder one.
-    // Presigning takes seconds of CPU; generous for a loaded machine.
-    let view = &cluster;
-    must_wait_async(
-        "the pools to fill",
-        Duration::from_secs(600),
-        || async move { (pool_depth(view, hot).await == 4).then_some(()) },
-    )
-    .await;
     for (text, victim) in [
         ("from the pool, a signer killed", Victim::Participant),
         ("from the pool, the coordinator killed", Victim::Coordinator),
     ] {
+        // Full pools: the first ready holder fills the two committees it belongs to, so it
+        // holds two presignatures and each other holder one — whichever node takes the request
+        // holds one. (The kill before used one up.) Presigning takes seconds of CPU; generous
+        // for a loaded machine.
+        let view = &cluster;
+        must_wait_async(
+            "the pools to fill",
+            Duration::from_secs(600),
+            || async move { (pool_depth(view, hot).await == 4).then_some(()) },
+        )
+        .await;
         message_sign_killing(&mut cluster, &client, &wallet, text, victim).await;
     }
     // Both sessions used presignatures before the kill; the signatures came from whatever the
