@@ -3,11 +3,12 @@
 //! wrong type, length or encoding, oversized fields, no readable id, or replayed after they
 //! completed; node-to-node messages that are unsigned, forged, from a non-member, misaddressed,
 //! truncated, oversized, replayed and reordered after their session, malformed session control,
-//! and a flood from an authenticated member. Each is answered with its error code or dropped and
-//! counted (`mpcium_dropped_messages_total`); no node stops, nothing stored changes, the flood
-//! stays within the configured buffer bound, and the next honest request succeeds.
+//! a flood from an authenticated member, and a flood of valid session starts from one. Each is
+//! answered with its error code or dropped and counted (`mpcium_dropped_messages_total`); no node
+//! stops, nothing stored changes, the floods stay within their configured bounds, and the next
+//! honest request succeeds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,9 +21,10 @@ use mpcium_client::{
     Signer,
 };
 use mpcium_e2e::{must_http_get, must_recover_ecdsa, must_verify_eddsa, Cluster, ClusterOptions};
-use mpcium_node::session::control::{Operation, Start};
+use mpcium_node::session::abort::{abort_session, Abort};
+use mpcium_node::session::control::{Operation, Outcome, Start};
 use mpcium_node::transport::bus::node_subject;
-use mpcium_node::transport::channel::{self, START};
+use mpcium_node::transport::channel::{self, ABORT, OUTCOME, START};
 use mpcium_node::transport::envelope::{self, Channel, Header};
 use mpcium_node::transport::keys::{KeyRing, LocalKeys};
 use mpcium_protocol::subjects::{
@@ -443,6 +445,181 @@ async fn hostile_node_messages_are_dropped_and_counted_and_the_cluster_still_sig
         .await
         .expect("ecdsa sign");
     must_recover_ecdsa(&signed, &d, &ecdsa);
+    for node in &cluster.nodes {
+        assert!(!node.log().contains("panicked"), "{} panicked", node.name);
+    }
+}
+
+/// `series` in node `i`'s `/metrics`.
+async fn node_sample(cluster: &Cluster, i: usize, series: &str) -> f64 {
+    let text = must_http_get(cluster.nodes[i].health.expect("health address"), "/metrics").await;
+    sample(&text, series)
+}
+
+/// Waits until `series` on node `i` equals `expected`.
+async fn must_see_sample(cluster: &Cluster, i: usize, series: &str, expected: f64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let seen = node_sample(cluster, i, series).await;
+        if seen == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} on {} is {seen}, not {expected}, after {WAIT:?}",
+            cluster.nodes[i].name
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_valid_session_starts_from_a_member_runs_at_most_max_concurrent_sessions() {
+    const MAX_SESSIONS: usize = 4;
+    const STARTS: usize = 24;
+    let mut cluster = Cluster::must_start(ClusterOptions {
+        health: true,
+        extra_config: format!("max_concurrent_sessions: {MAX_SESSIONS}\n"),
+        ..Default::default()
+    })
+    .await;
+    let client = cluster.must_client("start-flood").await;
+    let wallet = wallet_id();
+    let keys = client.create_wallet(&wallet).await.expect("keygen");
+
+    // A compromised member orders the target into signing sessions, each for a request the
+    // initiator really signed, and then never sends a round: every part it admits waits for
+    // its coordinator until the signing deadline.
+    let nats = async_nats::connect(cluster.nats.url()).await.expect("nats");
+    let target = cluster.nodes[0].id.clone();
+    let member = cluster.nodes[1].id.clone();
+    let member_ring = must_member_ring(&cluster, 1);
+    let initiator = cluster.initiator();
+    let in_flight = r#"mpcium_sessions_in_flight{operation="sign"}"#;
+    let rejected = r#"mpcium_limit_rejections_total{limit="sessions"}"#;
+    let overloaded = dropped("node", "overloaded");
+    let overloaded_before = node_sample(&cluster, 0, &overloaded).await;
+    let rejected_before = node_sample(&cluster, 0, rejected).await;
+    // What the target answers its "coordinator", read on the member's subject with its keys.
+    let mut answers = nats
+        .subscribe(node_subject(&member))
+        .await
+        .expect("subscribe");
+    nats.flush().await.expect("flush");
+    let mut nonces = Vec::new();
+    for i in 0..STARTS {
+        let request = signed_request(&wallet, &format!("flood-{i}-{wallet}"), &initiator, &[]);
+        let start = Start::new(
+            Operation::Sign,
+            vec![member.clone(), target.clone()],
+            request.to_json(),
+        );
+        let session = mpcium_node::session::control::start_session(&start.nonce);
+        let bytes = must_seal(
+            &member_ring,
+            &header(START, session, 0, &member, &target),
+            &serde_json::to_vec(&start).expect("start json"),
+        );
+        nats.publish(node_subject(&target), bytes.into())
+            .await
+            .expect("publish a start");
+        nonces.push(start.nonce);
+    }
+    nats.flush().await.expect("flush");
+    let sent = Instant::now();
+
+    // The first MAX_SESSIONS run; every start beyond them is refused at once, counted and
+    // answered with ERROR_CONCURRENCY_LIMIT, not queued.
+    let beyond = (STARTS - MAX_SESSIONS) as f64;
+    let mut refused = BTreeSet::new();
+    while refused.len() < STARTS - MAX_SESSIONS {
+        let message = tokio::time::timeout(WAIT, answers.next())
+            .await
+            .expect("the refusals arrive within the deadline")
+            .expect("subscription");
+        let Ok(opened) = envelope::open(&member_ring, &message.payload) else {
+            continue;
+        };
+        if opened.header.channel != OUTCOME || opened.header.from != target {
+            continue;
+        }
+        let outcome: Outcome = serde_json::from_slice(&opened.payload).expect("outcome");
+        let failure = outcome.result.expect_err("a refusal");
+        assert_eq!(
+            failure.code, "ERROR_CONCURRENCY_LIMIT",
+            "{}",
+            failure.reason
+        );
+        assert!(nonces.contains(&outcome.nonce));
+        refused.insert(outcome.nonce);
+    }
+    let refused_after = sent.elapsed();
+    must_see_sample(&cluster, 0, &overloaded, overloaded_before + beyond).await;
+    must_see_sample(&cluster, 0, in_flight, MAX_SESSIONS as f64).await;
+    assert!(
+        node_sample(&cluster, 0, rejected).await >= rejected_before + beyond,
+        "each dropped start counts as a sessions-limit rejection"
+    );
+
+    // Its coordinator aborts them (aborts for the dropped ones change nothing): the parts stop
+    // at once, not at the 60 s deadline, and the node has its session slots back.
+    for nonce in &nonces {
+        let abort = serde_json::to_vec(&Abort {
+            nonce: nonce.clone(),
+        })
+        .expect("abort json");
+        let bytes = must_seal(
+            &member_ring,
+            &header(ABORT, abort_session(nonce), 0, &member, &target),
+            &abort,
+        );
+        nats.publish(node_subject(&target), bytes.into())
+            .await
+            .expect("publish an abort");
+    }
+    nats.flush().await.expect("flush");
+    let aborted = Instant::now();
+    must_see_sample(&cluster, 0, in_flight, 0.0).await;
+    eprintln!(
+        "start flood: {STARTS} starts, {MAX_SESSIONS} ran, {} refused within {refused_after:?}; \
+         the aborted parts ended within {:?}",
+        refused.len(),
+        aborted.elapsed()
+    );
+    assert_eq!(
+        cluster.nodes[0]
+            .log_lines("session part aborted by its coordinator")
+            .len(),
+        MAX_SESSIONS
+    );
+    assert_eq!(
+        node_sample(&cluster, 0, &overloaded).await,
+        overloaded_before + beyond,
+        "aborts are not starts"
+    );
+
+    // Nothing was signed for the flood, and with node 2 stopped every committee includes the
+    // flooded node: it signs.
+    let flood_signed: Vec<String> = cluster
+        .nodes
+        .iter()
+        .flat_map(|n| n.log_lines("signing success"))
+        .filter(|line| line.contains("flood-"))
+        .collect();
+    assert!(flood_signed.is_empty(), "{flood_signed:#?}");
+    cluster.must_stop(2).await;
+    let signed = client
+        .sign(SignRequest::eddsa(
+            &wallet,
+            b"after the start flood".to_vec(),
+        ))
+        .await
+        .expect("eddsa sign");
+    must_verify_eddsa(
+        &signed,
+        b"after the start flood",
+        keys.eddsa_pub_key.as_deref().expect("key"),
+    );
     for node in &cluster.nodes {
         assert!(!node.log().contains("panicked"), "{} panicked", node.name);
     }

@@ -1,9 +1,9 @@
 //! The participant's entry: every verified envelope the transport yields goes either to the
 //! operations (a coordinator's order to start a session) or to the session router (everything
-//! else). Routing is synchronous and cheap; each start runs on a task of its own, at most
-//! `max_concurrent_sessions` of them at once: a start beyond that is dropped and counted (its
-//! coordinator's deadline or failover takes over), so a flood of starts cannot grow the tasks
-//! without bound.
+//! else). Routing is cheap; each fresh start runs on a task of its own, at most
+//! `max_concurrent_sessions` of them at once: a start beyond that is counted and answered at once
+//! with `ERROR_CONCURRENCY_LIMIT` (so its coordinator fails promptly, not at its deadline), and
+//! a flood of starts cannot grow the tasks without bound.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,11 +31,15 @@ pub async fn route(
     let starts = Arc::new(Semaphore::new(max_starts));
     while let Some(opened) = inbound.recv().await {
         if opened.header.channel == START {
+            let Some(start) = ops::admit_start(&ctx, &opened) else {
+                continue;
+            };
+            let coordinator = opened.header.from;
             match starts.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let ctx = ctx.clone();
                     tasks.spawn(async move {
-                        ops::handle_start(ctx, opened).await;
+                        ops::handle_start(ctx, coordinator, start).await;
                         drop(permit);
                     });
                 }
@@ -44,11 +48,12 @@ pub async fn route(
                     crate::metrics::message_dropped(Dropped::Overloaded);
                     if crate::log_limit::DROPPED.allow() {
                         tracing::warn!(
-                            from = %opened.header.from,
+                            from = %coordinator,
                             max_starts,
-                            "dropped a session start: this node runs max_concurrent_sessions session parts already"
+                            "refused a session start: this node runs max_concurrent_sessions session parts already"
                         );
                     }
+                    ops::refuse_start(&ctx, coordinator, &start, max_starts).await;
                 }
             }
             continue;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey};
 use mpcium_node::context::NodeContext;
-use mpcium_node::ops::handle_start;
+use mpcium_node::ops::{admit_start, handle_start};
 use mpcium_node::request::reserve::{self, Reserved};
 use mpcium_node::results::CachedResult;
 use mpcium_node::session::control::{self, Failure, Operation, Outcome, Start};
@@ -193,7 +193,8 @@ async fn must_refuse(ctx: Arc<NodeContext>, router: &Router, payload: Vec<u8>) -
         },
         payload: serde_json::to_vec(&start).unwrap(),
     };
-    handle_start(ctx, opened).await;
+    let admitted = admit_start(&ctx, &opened).expect("a fresh start is admitted");
+    handle_start(ctx, "n0".into(), admitted).await;
 
     let reply = tokio::time::timeout(Duration::from_secs(10), outcomes.recv())
         .await

@@ -20,16 +20,17 @@ pub mod wallet;
 use std::sync::Arc;
 
 use crate::context::NodeContext;
-use crate::error::{NodeError, ProtocolFault};
+use crate::error::{Io, NodeError, ProtocolFault};
 use crate::metrics::Dropped;
 use crate::session::control::{Operation, Output, Start};
 use crate::session::orchestrate;
 use crate::transport::envelope::Opened;
 
-/// Handles one session-start order from a coordinator: runs this node's part and reports the
-/// outcome. A malformed or replayed order is dropped (logged): there is no session to answer.
-pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
-    let coordinator = opened.header.from.clone();
+/// Decodes a session-start order from a coordinator and checks it is fresh: `None` (dropped,
+/// counted, logged) for a malformed, stale or replayed order, for which there is no session to
+/// answer. Cheap and synchronous, so the transport's routing loop runs it itself.
+pub fn admit_start(ctx: &NodeContext, opened: &Opened) -> Option<Start> {
+    let coordinator = &opened.header.from;
     let start: Start = match serde_json::from_slice(&opened.payload) {
         Ok(start) => start,
         Err(error) => {
@@ -37,7 +38,7 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
             if crate::log_limit::DROPPED.allow() {
                 tracing::warn!(%coordinator, %error, "dropped malformed session start");
             }
-            return;
+            return None;
         }
     };
     if let Err(refused) = ctx.start_window.check(&start) {
@@ -45,15 +46,31 @@ pub async fn handle_start(ctx: Arc<NodeContext>, opened: Opened) {
         if crate::log_limit::DROPPED.allow() {
             tracing::warn!(%coordinator, nonce = %start.nonce, %refused, "dropped stale or replayed session start");
         }
-        return;
+        return None;
     }
     if !orchestrate::accept_start(&ctx.sessions, &start.nonce) {
         crate::metrics::message_dropped(Dropped::Replay);
         if crate::log_limit::DROPPED.allow() {
             tracing::warn!(%coordinator, nonce = %start.nonce, "dropped replayed session start");
         }
-        return;
+        return None;
     }
+    Some(start)
+}
+
+/// Answers an admitted `start` this node has no room to run with `ERROR_CONCURRENCY_LIMIT`, so
+/// its coordinator fails at once instead of at its deadline.
+pub async fn refuse_start(ctx: &NodeContext, coordinator: String, start: &Start, max: usize) {
+    let busy = NodeError::io(
+        Io::SessionLimit,
+        format!("this node runs its maximum of {max} session parts"),
+    );
+    orchestrate::report(&ctx.sessions, coordinator, &start.nonce, Err(busy)).await;
+}
+
+/// Runs this node's part of the session an admitted `start` (from [`admit_start`]) orders and
+/// reports the outcome to `coordinator`.
+pub async fn handle_start(ctx: Arc<NodeContext>, coordinator: String, start: Start) {
     let span =
         tracing::info_span!("session", op = ?start.operation, nonce = %start.nonce, %coordinator);
     let in_flight = crate::metrics::session_started(start.operation);
