@@ -52,6 +52,8 @@ pub struct NodeContext {
     pub result_cache_ttl: Duration,
     /// The presignature pools of message-mode ECDSA signing.
     pub presign: Arc<crate::ops::presign::Pools>,
+    /// Whether safe primes are being made for a waiting aux-info run.
+    pub awaited_primes: Arc<crate::ops::aux::AwaitedPrimes>,
 }
 
 /// Runs `f` on the store on the blocking pool and returns its result: every store call (a redb

@@ -14,6 +14,7 @@ pub mod background;
 pub mod context;
 pub mod error;
 pub mod health;
+pub mod idle_cpu;
 pub mod inbound;
 pub mod log_limit;
 pub mod metrics;

@@ -321,6 +321,7 @@ async fn start_transport(
         share_wipe_grace: Duration::from_secs(config.reshare_grace_seconds.max(0).unsigned_abs()),
         result_cache_ttl: settings.result_cache_ttl,
         presign: Arc::new(ops::presign::Pools::new(settings.presignatures.clone())),
+        awaited_primes: Default::default(),
     });
     Ok((ctx, inbound, bus_task))
 }
@@ -355,7 +356,10 @@ fn start_background(
             tasks.stop_background.clone(),
         ));
     }
-    tasks.background(ops::aux::ensure_primes_logged(ctx.store.clone()));
+    tasks.background(ops::aux::ensure_awaited_primes(
+        ctx.store.clone(),
+        ctx.awaited_primes.clone(),
+    ));
     tasks.background(ctx.start_window.clone().keep_ahead());
     tasks.background(crate::results::sweep_consul(ctx.registry.clone()));
     Ok(())

@@ -92,6 +92,7 @@ async fn must_node(
         share_wipe_grace: Duration::from_secs(3600),
         result_cache_ttl: Duration::from_secs(3600),
         presign: Arc::new(mpcium_node::ops::presign::Pools::disabled()),
+        awaited_primes: Default::default(),
     });
     let tasks = tokio_util::task::TaskTracker::new();
     tokio::spawn(mpcium_node::inbound::route(ctx.clone(), inbound, tasks, 64));

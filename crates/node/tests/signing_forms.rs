@@ -89,6 +89,7 @@ async fn must_context(
         require_extended_requests,
         share_wipe_grace: Duration::from_secs(3600),
         presign: Arc::new(mpcium_node::ops::presign::Pools::disabled()),
+        awaited_primes: Default::default(),
     }
 }
 

@@ -1,13 +1,14 @@
 //! ECDSA preparation: safe primes and aux info.
 //!
 //! Every node needs one set of four 1536-bit safe primes per aux-info run (tens of seconds of
-//! CPU); [`ensure_primes`] generates them in the background at start-up, logs progress and keeps
-//! them sealed in the store. Aux info (Paillier and ring-Pedersen parameters) is produced once
+//! CPU); [`ensure_primes`] generates them in the background at start-up and after each run, at
+//! idle CPU priority ([`crate::idle_cpu`]), logs progress and keeps them sealed in the store. Aux info (Paillier and ring-Pedersen parameters) is produced once
 //! per node set by a joint run that the lowest node id of the set coordinates ([`maintain`]) —
 //! for the whole cluster at start-up, for a reshare's new committee on demand ([`run_for`]);
 //! each run is named by its nonce and stored under it, and a keygen names the run it uses, so
 //! nodes can never combine aux info from different runs.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::{store_io, NodeContext};
 use crate::error::{BadRequest, Io, NodeError, NotReady, ProtocolFault};
+use crate::idle_cpu;
 use crate::session::control::{Operation, Output, Start};
 use crate::session::io::{engine_error, participants, run_error, run_protocol, SessionIo};
 use crate::session::orchestrate;
@@ -172,21 +174,42 @@ pub fn store_run(
         .map_err(write)
 }
 
-/// Makes sure one set of safe primes is stored, generating it (with progress logs) if not.
-/// Blocking work runs on the blocking pool.
-pub async fn ensure_primes(store: Store) -> Result<(), NodeError> {
+/// Who waits for the primes [`ensure_primes`] makes, which decides the CPU priority they are
+/// made at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrimesFor {
+    /// An aux-info run (at start-up, or one that found none): normal priority.
+    Awaited,
+    /// The stock for a later run, after a run used it: idle priority ([`idle_cpu`]), so live
+    /// sessions keep the cores.
+    Stock,
+}
+
+/// Makes sure one set of safe primes is stored, generating it (with progress logs) if not, off
+/// the async reactor.
+pub async fn ensure_primes(store: Store, wanted: PrimesFor) -> Result<(), NodeError> {
     let available = store_io(&store, |s| s.primes_count().map_err(storage)).await?;
     if available > 0 {
         tracing::info!(available, "safe primes ready");
         return Ok(());
     }
-    tracing::info!("generating safe primes for ECDSA aux info (4 x 1536 bits; typically 20-80 s)");
     let started = std::time::Instant::now();
-    let primes = tokio::task::spawn_blocking(|| {
+    let generate = move |priority: Option<idle_cpu::Priority>| {
+        tracing::info!(
+            ?wanted,
+            ?priority,
+            "generating safe primes for ECDSA aux info (4 x 1536 bits; typically 20-80 s of CPU)"
+        );
         PrimesJob::new().run(|p| tracing::info!(done = p.done, total = p.total, "safe prime found"))
-    })
-    .await
-    .map_err(|_| NodeError::bug("prime generation panicked"))?
+    };
+    let primes = match wanted {
+        PrimesFor::Awaited => tokio::task::spawn_blocking(move || generate(None))
+            .await
+            .map_err(|_| NodeError::bug("prime generation panicked")),
+        PrimesFor::Stock => idle_cpu::run("safe-primes", move |p| generate(Some(p)))
+            .await
+            .map_err(|_| NodeError::bug("prime generation panicked")),
+    }?
     .map_err(|e| preparation(e.to_string()))?;
     let sealed = primes.seal().map_err(|e| preparation(e.to_string()))?;
     store_io(&store, move |s| s.push_primes(&sealed).map_err(write)).await?;
@@ -195,19 +218,49 @@ pub async fn ensure_primes(store: Store) -> Result<(), NodeError> {
 }
 
 /// [`ensure_primes`] for a background task: failures are logged.
-pub async fn ensure_primes_logged(store: Store) {
-    if let Err(failure) = ensure_primes(store).await {
+pub async fn ensure_primes_logged(store: Store, wanted: PrimesFor) {
+    if let Err(failure) = ensure_primes(store, wanted).await {
         tracing::error!(reason = %failure, "cannot prepare safe primes; ECDSA keygen will be unavailable");
     }
+}
+
+/// Whether this node runs an [`PrimesFor::Awaited`] job, so the start-up job and aux-info runs
+/// that find no primes start one between them, not one each.
+#[derive(Debug, Default)]
+pub struct AwaitedPrimes(AtomicBool);
+
+/// [`ensure_primes_logged`] at normal priority, unless such a job already runs on this node.
+pub async fn ensure_awaited_primes(store: Store, running: Arc<AwaitedPrimes>) {
+    if running.0.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    struct Release(Arc<AwaitedPrimes>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0 .0.store(false, Ordering::Release);
+        }
+    }
+    let _release = Release(running);
+    ensure_primes_logged(store, PrimesFor::Awaited).await;
 }
 
 /// Waits (polling the store) until a set of primes is available, then takes it.
 async fn take_primes(ctx: &NodeContext) -> Result<Primes, NodeError> {
     let deadline = tokio::time::Instant::now() + PRIMES_WAIT;
+    let mut asked = false;
     loop {
         if let Some(sealed) = store_io(&ctx.store, |s| s.take_primes().map_err(storage)).await? {
             return Primes::open(sealed.expose())
                 .map_err(|e| NodeError::io(Io::KeyLoad, format!("stored primes: {e}")));
+        }
+        if !asked {
+            // A stock job at idle priority may be starved on a busy node, and this run waits:
+            // make a set at normal priority (an idle job still running only adds to the stock).
+            asked = true;
+            tokio::spawn(ensure_awaited_primes(
+                ctx.store.clone(),
+                ctx.awaited_primes.clone(),
+            ));
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(preparation(
@@ -261,7 +314,7 @@ pub async fn participate(ctx: Arc<NodeContext>, start: &Start) -> Result<Output,
     store_io(&ctx.store, move |s| store_run(s, &nodes, &run, &sealed)).await?;
     tracing::info!(run = %start.nonce, "aux info ready");
     // Replace the primes this run consumed, in the background.
-    tokio::spawn(ensure_primes_logged(ctx.store.clone()));
+    tokio::spawn(ensure_primes_logged(ctx.store.clone(), PrimesFor::Stock));
     Ok(Output::AuxInfo)
 }
 
