@@ -13,10 +13,12 @@ EDDSA=${REQUESTS_EDDSA:-200}
 ECDSA=${REQUESTS_ECDSA:-4}
 D=.local-cluster
 say() { printf '[bench-primes] %s\n' "$*" >&2; }
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
 
 scripts/local-cluster.sh down >/dev/null 2>&1 || true
 say "starting a fresh local cluster (its demo runs the aux-info run after which the nodes replace their primes)"
-scripts/local-cluster.sh >"$(mktemp)" 2>&1
+scripts/local-cluster.sh >"$TMP/local-cluster.log" 2>&1 || { cat "$TMP/local-cluster.log" >&2; exit 1; }
 NATS=$(python3 -c 'import json,sys,glob; print(json.load(open(glob.glob(sys.argv[1])[0]))["nats"][0])' "$D/nats-server_*.ports")
 bench() {
   target/release/mpcium-cli benchmark "$@" --json --nats "$NATS" \
@@ -29,7 +31,7 @@ replaced() {
 line() { # label phase mode < benchmark JSON
   python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"label":sys.argv[1],"phase":sys.argv[2],"mode":sys.argv[3],"ok":d["ok"],"failed":d["failed"],"p50_ms":d["p50_ms"],"per_s":d["throughput_per_s"]}))' "$@"
 }
-CREATED=$(mktemp)
+CREATED=$TMP/created.err
 say "while replacing (generations done per node: $(replaced))"
 bench sign-eddsa --requests "$EDDSA" --concurrency 1 2>/dev/null | line "$LABEL" replacing eddsa-c1
 bench sign-ecdsa --requests "$ECDSA" --concurrency 1 2>"$CREATED" | line "$LABEL" replacing ecdsa-c1

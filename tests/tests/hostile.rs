@@ -20,6 +20,7 @@ use mpcium_client::{
     Authorizer, Client, ClientError, ClientOptions, LocalSigner, Nats, ResultEvent, SignRequest,
     Signer,
 };
+use mpcium_e2e::faults::must_wait_async;
 use mpcium_e2e::{must_http_get, must_recover_ecdsa, must_verify_eddsa, Cluster, ClusterOptions};
 use mpcium_node::session::abort::{abort_session, Abort};
 use mpcium_node::session::control::{Operation, Outcome, Start};
@@ -458,19 +459,11 @@ async fn node_sample(cluster: &Cluster, i: usize, series: &str) -> f64 {
 
 /// Waits until `series` on node `i` equals `expected`.
 async fn must_see_sample(cluster: &Cluster, i: usize, series: &str, expected: f64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let seen = node_sample(cluster, i, series).await;
-        if seen == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{series} on {} is {seen}, not {expected}, after {WAIT:?}",
-            cluster.nodes[i].name
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let what = format!("{series} = {expected} on {}", cluster.nodes[i].name);
+    must_wait_async(&what, WAIT, || async {
+        (node_sample(cluster, i, series).await == expected).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

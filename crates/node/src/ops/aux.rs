@@ -1,9 +1,10 @@
 //! ECDSA preparation: safe primes and aux info.
 //!
 //! Every node needs one set of four 1536-bit safe primes per aux-info run (tens of seconds of
-//! CPU); [`ensure_primes`] generates them in the background at start-up and after each run, at
-//! idle CPU priority ([`crate::idle_cpu`]), logs progress and keeps them sealed in the store. Aux info (Paillier and ring-Pedersen parameters) is produced once
-//! per node set by a joint run that the lowest node id of the set coordinates ([`maintain`]) —
+//! CPU); [`ensure_primes`] generates them in the background, logs progress and keeps them sealed
+//! in the store: at start-up, and for a run that finds none, at normal priority; to replace what
+//! a run used, at idle CPU priority ([`crate::idle_cpu`]). Aux info (Paillier and ring-Pedersen
+//! parameters) is produced once per node set by a joint run that the lowest node id of the set coordinates ([`maintain`]) —
 //! for the whole cluster at start-up, for a reshare's new committee on demand ([`run_for`]);
 //! each run is named by its nonce and stored under it, and a keygen names the run it uses, so
 //! nodes can never combine aux info from different runs.
@@ -202,15 +203,17 @@ pub async fn ensure_primes(store: Store, wanted: PrimesFor) -> Result<(), NodeEr
         );
         PrimesJob::new().run(|p| tracing::info!(done = p.done, total = p.total, "safe prime found"))
     };
-    let primes = match wanted {
+    let generated = match wanted {
         PrimesFor::Awaited => tokio::task::spawn_blocking(move || generate(None))
             .await
-            .map_err(|_| NodeError::bug("prime generation panicked")),
+            .ok(),
         PrimesFor::Stock => idle_cpu::run("safe-primes", move |p| generate(Some(p)))
             .await
-            .map_err(|_| NodeError::bug("prime generation panicked")),
-    }?
-    .map_err(|e| preparation(e.to_string()))?;
+            .ok(),
+    };
+    let primes = generated
+        .ok_or_else(|| NodeError::bug("prime generation panicked"))?
+        .map_err(|e| preparation(e.to_string()))?;
     let sealed = primes.seal().map_err(|e| preparation(e.to_string()))?;
     store_io(&store, move |s| s.push_primes(&sealed).map_err(write)).await?;
     tracing::info!(elapsed_s = started.elapsed().as_secs(), "safe primes ready");
